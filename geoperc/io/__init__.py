@@ -1,0 +1,1 @@
+"""The only package that knows files, CRS and affine math (ARCHITECTURE.md)."""

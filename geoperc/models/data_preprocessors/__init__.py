@@ -1,0 +1,3 @@
+from .geo_preprocessor import GeoDataPreprocessor
+
+__all__ = ['GeoDataPreprocessor']
