@@ -4,6 +4,8 @@ from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook, 
 from mmengine.runner import LogProcessor
 from mmengine.visualization import LocalVisBackend, Visualizer
 
+from geoperc.engine.hooks import SafeCheckpointHook
+
 default_scope = 'geoperc'
 
 default_hooks = dict(
@@ -13,6 +15,9 @@ default_hooks = dict(
     checkpoint=dict(type=CheckpointHook, by_epoch=False, interval=1000, max_keep_ckpts=3),
     sampler_seed=dict(type=DistSamplerSeedHook),
 )
+
+# checkpoints that load with torch.load(weights_only=True)
+custom_hooks = [dict(type=SafeCheckpointHook)]
 
 env_cfg = dict(
     cudnn_benchmark=False,

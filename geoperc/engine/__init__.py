@@ -1,4 +1,5 @@
 """Runner-side pieces: safe checkpoint loading, cross-cutting hooks."""
 from .checkpoint import install_safe_loader, load_checkpoint_file, trust_checkpoints
+from .hooks import SafeCheckpointHook
 
-__all__ = ['install_safe_loader', 'load_checkpoint_file', 'trust_checkpoints']
+__all__ = ['install_safe_loader', 'load_checkpoint_file', 'trust_checkpoints', 'SafeCheckpointHook']
