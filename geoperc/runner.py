@@ -32,6 +32,12 @@ def _load_cfg(args) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        import torch
+        dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
+            print('geoperc: no GPU here, using the gloo backend for distributed training', file=sys.stderr)
+            dist_cfg['backend'] = 'gloo'
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

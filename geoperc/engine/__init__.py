@@ -1,5 +1,7 @@
 """Runner-side pieces: safe checkpoint loading, cross-cutting hooks."""
 from .checkpoint import install_safe_loader, load_checkpoint_file, trust_checkpoints
 from .hooks import SafeCheckpointHook
+from .loops import ReproducibleIterBasedTrainLoop
 
-__all__ = ['install_safe_loader', 'load_checkpoint_file', 'trust_checkpoints', 'SafeCheckpointHook']
+__all__ = ['install_safe_loader', 'load_checkpoint_file', 'trust_checkpoints', 'SafeCheckpointHook',
+           'ReproducibleIterBasedTrainLoop']
