@@ -63,7 +63,7 @@ def synth_change_pair(rng: np.random.Generator, H: int = 64, W: int = 64, bands:
     grad = 1 + pseudo_change * 0.15 * (rng.uniform(-1, 1) * xx + rng.uniform(-1, 1) * yy)
     img2 = base * gain * grad + offset
     img2[:, m_static] = (roof * gain + offset).reshape(bands, 1)
-    img2[:, m_new] = roof.reshape(bands, 1) * rng.uniform(0.9, 1.1)
+    img2[:, m_new] = (roof * gain + offset).reshape(bands, 1) * rng.uniform(0.9, 1.1)  # date-2 radiometry
     noise = 4 * pseudo_change
     img1 = img1 + rng.normal(0, noise, img1.shape)
     img2 = img2 + rng.normal(0, noise, img2.shape)
