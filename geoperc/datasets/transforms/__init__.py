@@ -1,0 +1,11 @@
+"""Data transforms for multi-date samples: the same random parameters for every date and the label."""
+from .base import BaseTransform
+from .formatting import PackChangeInputs
+from .geometric import (MultiDateRandomCrop, MultiDateRandomFlip, MultiDateRandomRotate,
+                        MultiDateRandomRotate90, MultiDateResize)
+from .loading import LoadChangeLabel, LoadMultiDateImages
+from .photometric import MultiDatePhotoMetricDistortion
+
+__all__ = ['BaseTransform', 'LoadMultiDateImages', 'LoadChangeLabel', 'MultiDateRandomCrop',
+           'MultiDateRandomFlip', 'MultiDateRandomRotate', 'MultiDateRandomRotate90', 'MultiDateResize',
+           'MultiDatePhotoMetricDistortion', 'PackChangeInputs']
