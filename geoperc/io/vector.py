@@ -155,7 +155,11 @@ class VectorLayer:
             return self
         if self.crs is None:
             raise VectorReadError(f'{self.path} (layer {self.layer!r}): layer has no CRS, cannot reproject')
-        geoms = reproject(self.geometries, self.crs, dst_crs)
+        try:
+            geoms = reproject(self.geometries, self.crs, dst_crs)
+        except Exception as e:
+            raise VectorReadError(f'{self.path} (layer {self.layer!r}): cannot reproject to '
+                                  f'{crs_label(dst_crs)}: {e}') from e
         geoms, n_fixed = repair_polygons(geoms)[:2]  # vertex transforms can fold thin slivers
         out = VectorLayer(self.path, self.layer, to_crs(dst_crs), geoms, self.fids, self.attributes,
                           dict(self.counts), crs_label(self.crs))
@@ -198,7 +202,7 @@ def repair_polygons(geometries: Sequence) -> Tuple[List, int, int]:
 
 
 def read_vector(path: str, layer: Optional[str] = None, columns: Optional[Sequence[str]] = None,
-                crs=None) -> VectorLayer:
+                crs=None, where: Optional[str] = None) -> VectorLayer:
     """Read the polygons of one layer of any OGR vector file, cleaned for evaluation.
 
     Args:
@@ -209,6 +213,7 @@ def read_vector(path: str, layer: Optional[str] = None, columns: Optional[Sequen
             raises, listing the fields that exist.
         crs (optional): CRS to assume when the file carries none (e.g. the layer CRS stored in a
             QGIS project for a Shapefile without ``.prj``).
+        where (str, optional): OGR SQL filter (a QGIS layer's ``subset`` string).
 
     Null, empty and non-polygonal geometries are skipped; invalid polygons are repaired with
     ``make_valid``; ``VectorLayer.counts`` says how many of each.
@@ -233,7 +238,7 @@ def read_vector(path: str, layer: Optional[str] = None, columns: Optional[Sequen
                 raise VectorReadError(f'{path} (layer {layer!r}): no field {missing[0]!r}; available fields: '
                                       + (', '.join(fields) or '(none)'))
         meta, fids, wkb, data = pyogrio.raw.read(path, layer=layer, columns=columns, force_2d=True,
-                                                 return_fids=True)
+                                                 return_fids=True, where=where or None)
     except VectorReadError:
         raise
     except Exception as e:
