@@ -1,0 +1,137 @@
+"""Writers for inference results that keep the source CRS and transform.
+
+* :class:`GeoTiffWriter`: a tiled, compressed GeoTIFF written block row by block row into a temporary
+  file next to the output and renamed over it on :meth:`~GeoTiffWriter.commit` (optionally converted to a
+  Cloud Optimized GeoTIFF first), so a crash never leaves a half-written file at the output path. BigTIFF
+  is chosen when the uncompressed data could pass 4 GB.
+* :func:`write_boxes_gpkg`: rotated boxes in raster pixels -> polygons in the source CRS in a GeoPackage
+  with ``class``, ``label`` and ``score`` fields.
+"""
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from geoperc.io.raster import RasterInfo, pixel_to_map_coords
+
+__all__ = ['GeoTiffWriter', 'write_boxes_gpkg', 'temp_path', 'check_writable', 'needs_bigtiff']
+
+_TIFF_LIMIT = 4 * 1024 ** 3
+
+
+def temp_path(path: str, suffix: str = '.tmp') -> str:
+    """A hidden temporary path in the output's folder (same file system, so ``os.replace`` is atomic)."""
+    d, b = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(b)
+    return os.path.join(d, f'.{stem}{suffix}{ext}')
+
+
+def check_writable(path: str):
+    """Raise :class:`PermissionError`/:class:`FileNotFoundError` naming ``path`` if it cannot be written."""
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        raise FileNotFoundError(f'{path}: output folder {d} does not exist')
+    if os.path.isdir(path):
+        raise IsADirectoryError(f'{path}: output path is a directory')
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise PermissionError(f'{path}: output folder {d} is not writable')
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise PermissionError(f'{path}: existing output file is not writable')
+
+
+def needs_bigtiff(shape, count: int, dtype) -> bool:
+    """True when the uncompressed pixels (plus headroom for tile indexes) could pass 4 GB."""
+    H, W = shape
+    return H * W * count * np.dtype(dtype).itemsize * 1.02 + 2 ** 20 > _TIFF_LIMIT
+
+
+class GeoTiffWriter:
+    """Tiled, compressed GeoTIFF on the grid of ``info``, written by windows, committed atomically.
+
+    Args:
+        path: final output path.
+        info: grid of the source (CRS, transform, shape).
+        count: number of bands.
+        dtype: band dtype (``'uint8'`` labels, ``'float32'`` scores).
+        nodata: nodata value (255 for labels, NaN for scores).
+        block: internal block size (square, multiple of 16).
+        compress: GDAL compression (``'deflate'``, ``'zstd'``, ``'lzw'``).
+        cog: convert to a Cloud Optimized GeoTIFF (with overviews) on commit.
+        descriptions: optional band descriptions.
+    """
+
+    def __init__(self, path: str, info: RasterInfo, count: int, dtype, nodata, block: int = 256,
+                 compress: str = 'deflate', cog: bool = False, descriptions: Optional[Sequence[str]] = None):
+        self.path = os.path.abspath(path)
+        self.tmp = temp_path(self.path)
+        self.cog = cog
+        self.compress = compress
+        self.dtype = np.dtype(dtype)
+        self.bigtiff = needs_bigtiff(info.shape, count, dtype)
+        float_ = self.dtype.kind == 'f'
+        profile = dict(driver='GTiff', width=info.shape[1], height=info.shape[0], count=count,
+                       dtype=self.dtype.name, crs=info.crs, transform=info.transform, nodata=nodata,
+                       tiled=True, blockxsize=block, blockysize=block, compress=compress,
+                       predictor=3 if float_ else 1, interleave='band' if count > 1 else 'pixel',
+                       BIGTIFF='YES' if self.bigtiff else 'NO')
+        self.profile = profile
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        self._dst = rasterio.open(self.tmp, 'w', **profile)
+        if descriptions:
+            for i, d in enumerate(descriptions, 1):
+                self._dst.set_band_description(i, d)
+
+    def write(self, array: np.ndarray, row_off: int, col_off: int = 0):
+        """Write ``(count, h, w)`` at ``(row_off, col_off)``."""
+        _, h, w = array.shape
+        self._dst.write(array.astype(self.dtype, copy=False), window=Window(col_off, row_off, w, h))
+
+    def commit(self) -> str:
+        """Close, convert to COG if asked, and atomically move to the output path."""
+        self._dst.close()
+        src = self.tmp
+        if self.cog:
+            from rasterio.shutil import copy as gdal_copy
+            cog_tmp = temp_path(self.path, '.cog.tmp')
+            resampling = 'NEAREST' if self.dtype.kind in 'ui' else 'AVERAGE'
+            gdal_copy(self.tmp, cog_tmp, driver='COG', COMPRESS=self.compress.upper(),
+                      BLOCKSIZE=self.profile['blockxsize'], OVERVIEW_RESAMPLING=resampling,
+                      PREDICTOR='YES' if self.dtype.kind == 'f' else 'NO',
+                      BIGTIFF='YES' if self.bigtiff else 'NO')
+            os.remove(self.tmp)
+            src = cog_tmp
+        os.replace(src, self.path)
+        return self.path
+
+    def abort(self):
+        """Close and delete the temporary file (nothing appears at the output path)."""
+        try:
+            self._dst.close()
+        except Exception:  # noqa: BLE001
+            pass
+        for p in (self.tmp, temp_path(self.path, '.cog.tmp')):
+            if os.path.exists(p):
+                os.remove(p)
+
+
+def write_boxes_gpkg(path: str, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, info: RasterInfo,
+                     class_names: Optional[Sequence[str]] = None, layer: str = 'detections') -> str:
+    """Rotated boxes in raster pixels -> polygons in the source CRS, written to a GeoPackage.
+
+    Fields: ``class`` (name when ``class_names`` is known, else the label as text), ``label`` (int) and
+    ``score`` (float). Written to a temporary file and renamed (see :func:`geoperc.io.vector.write_vector`).
+    """
+    from geoperc.io.vector import write_vector
+    from geoperc.ops.rotated import rbox_to_polygons
+    polys = rbox_to_polygons(boxes, lambda c: pixel_to_map_coords(c, info.transform))
+    labels = np.asarray(labels, np.int64)
+    if class_names is not None:
+        names = [class_names[i] if 0 <= i < len(class_names) else str(i) for i in labels]
+    else:
+        names = [str(i) for i in labels]
+    attrs = dict(label=labels.astype(np.int32), score=np.asarray(scores, np.float64))
+    attrs = {'class': np.asarray(names, dtype=object), **attrs}
+    return write_vector(path, list(polys), info.crs, attrs, layer=layer)
