@@ -8,6 +8,7 @@
   with ``class``, ``label`` and ``score`` fields.
 """
 import os
+import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
@@ -35,10 +36,14 @@ def check_writable(path: str):
         raise FileNotFoundError(f'{path}: output folder {d} does not exist')
     if os.path.isdir(path):
         raise IsADirectoryError(f'{path}: output path is a directory')
-    if not os.access(d, os.W_OK | os.X_OK):
-        raise PermissionError(f'{path}: output folder {d} is not writable')
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise PermissionError(f'{path}: existing output file is not writable')
+    try:  # os.access is not enough (root, read-only mounts): really create a file there
+        fd, probe = tempfile.mkstemp(prefix='.geoperc-write-test-', dir=d)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise PermissionError(f'{path}: cannot write in the output folder {d} ({e.strerror})') from e
 
 
 def needs_bigtiff(shape, count: int, dtype) -> bool:

@@ -65,7 +65,7 @@ class RasterInfo:
 
 
 def _bounds(transform: Affine, H: int, W: int) -> Tuple[float, float, float, float]:
-    xs, ys = zip(*(transform * (c, r) for c, r in ((0, 0), (W, 0), (0, H), (W, H))))
+    xs, ys = zip(*(transform @ (c, r) for c, r in ((0, 0), (W, 0), (0, H), (W, H))))
     return min(xs), min(ys), max(xs), max(ys)
 
 
@@ -117,7 +117,7 @@ def raster_info(src) -> RasterInfo:
 def window_transform(transform, window: Window) -> Affine:
     """Affine transform of ``window`` (which may start outside the raster) in the grid of ``transform``."""
     t = transform if isinstance(transform, Affine) else Affine(*tuple(transform)[:6])
-    return t * Affine.translation(window.col_off, window.row_off)
+    return t @ Affine.translation(window.col_off, window.row_off)
 
 
 def pixel_to_map_coords(coords: np.ndarray, transform) -> np.ndarray:

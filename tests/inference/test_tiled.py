@@ -1,0 +1,211 @@
+"""Tile -> model -> blend -> write: georeferencing, exact round trip, nodata, atomic output, bad inputs."""
+import os
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from mmengine.structures import PixelData
+from rasterio.transform import from_origin
+
+from geoperc.inference import InferenceError, infer_geotiff
+from geoperc.inference.export import needs_bigtiff
+from geoperc.io.raster import RasterError
+from geoperc.models.data_preprocessors.geo_preprocessor import GeoDataPreprocessor
+from geoperc.testing.models import IdentityDenseModel, TinyConvSegModel
+
+from infer_data import ORIGIN, RES, scene_array, write_raster
+
+KW = dict(tile=128, overlap=32, batch_size=3, block=64, progress=False)
+
+
+def _valid(*arrays):
+    return np.logical_and.reduce([~(a == 0).all(0) for a in arrays])
+
+
+def _leftovers(folder, out):
+    """Files other than the inputs that a failed run left next to ``out``."""
+    names = set(os.listdir(folder))
+    return sorted(n for n in names if n != os.path.basename(out) and (os.path.basename(out) in n or n.startswith('.')))
+
+
+@pytest.mark.parametrize('blend', ['hann', 'linear', 'none'])
+def test_identity_roundtrip_exact(tmp_path, scene, blend):
+    path, a = scene
+    out = str(tmp_path / 'out.tif')
+    res = infer_geotiff(IdentityDenseModel().eval(), [path], out, output='probs', blend=blend, **KW)
+    assert res['raster'] == out and res['stats']['tiles_run'] == res['stats']['tiles_total'] == 18
+    with rasterio.open(path) as s, rasterio.open(out) as o:
+        assert o.crs == s.crs and o.transform == s.transform and o.shape == s.shape
+        assert o.count == 3 and o.dtypes[0] == 'float32' and np.isnan(o.nodata)
+        assert o.profile['tiled'] and o.block_shapes[0] == (64, 64) and o.compression.name == 'deflate'
+        b = o.read()
+    valid = _valid(a)
+    assert (~valid).sum() > 7000  # the scene really has nodata
+    np.testing.assert_array_equal(b[:, valid], a[:, valid].astype(np.float32))  # exact, seams included
+    assert np.isnan(b[:, ~valid]).all()                                         # nodata survives
+    assert not os.path.exists(out + '.partial') and _leftovers(tmp_path, out) == []
+
+
+def test_labels_argmax_and_nodata(tmp_path, scene):
+    path, a = scene
+    out = str(tmp_path / 'labels.tif')
+    infer_geotiff(IdentityDenseModel().eval(), [path], out, output='labels', **KW)
+    with rasterio.open(out) as o:
+        assert o.dtypes[0] == 'uint8' and o.nodata == 255 and o.count == 1
+        lab = o.read(1)
+    valid = _valid(a)
+    np.testing.assert_array_equal(lab[valid], a.argmax(0)[valid])
+    assert (lab[~valid] == 255).all()
+
+
+def test_two_dates_warped_second_date(tmp_path):
+    """Change-detection input: date 2 on a shifted grid is aligned to date 1; the model sees (2, C, h, w)."""
+    a1 = scene_array(1)
+    a2 = scene_array(2, nodata_box=False)
+    p1 = write_raster(str(tmp_path / 'd1.tif'), a1)
+    # date 2 covers rows >= 30 and cols >= 50 of date 1 only (shifted origin, smaller extent)
+    t2 = from_origin(ORIGIN[0] + 50 * RES, ORIGIN[1] - 30 * RES, RES, RES)
+    p2 = write_raster(str(tmp_path / 'd2.tif'), a2[:, 30:, 50:], transform=t2)
+    out = str(tmp_path / 'change.tif')
+    seen = []
+
+    class Spy(IdentityDenseModel):
+        def test_step(self, data):
+            seen.extend(tuple(x.shape) for x in data['inputs'])
+            return super().test_step(data)
+
+    infer_geotiff(Spy().eval(), [p1, p2], out, output='probs', **KW)
+    assert set(seen) == {(2, 3, 128, 128)}
+    with rasterio.open(out) as o:
+        b = o.read()
+    assert b.shape == (6, 300, 437)
+    inside = np.zeros((300, 437), bool)
+    inside[30:, 50:] = True
+    valid = _valid(a1, a2) & inside
+    np.testing.assert_array_equal(b[:3, valid], a1[:, valid].astype(np.float32))
+    np.testing.assert_array_equal(b[3:, valid], a2[:, valid].astype(np.float32))
+    assert np.isnan(b[:, ~valid]).all()  # outside date 2's footprint, or nodata on either date
+
+
+def test_single_date_gets_chw_and_geo_metainfo(tmp_path, scene):
+    path, _ = scene
+    metas = []
+
+    class Spy(IdentityDenseModel):
+        def test_step(self, data):
+            for x, s in zip(data['inputs'], data['data_samples']):
+                metas.append((tuple(x.shape), x.dtype, dict(s.metainfo)))
+            return super().test_step(data)
+
+    infer_geotiff(Spy().eval(), [path], str(tmp_path / 'o.tif'), **KW)
+    shapes = {m[0] for m in metas}
+    assert shapes == {(3, 128, 128)} and {m[1] for m in metas} == {torch.uint8}
+    with rasterio.open(path) as s:
+        for _, _, meta in metas[1:]:  # [0] is the probe
+            col, row, w, h = meta['window']
+            assert meta['transform'] == tuple(s.transform @ rasterio.Affine.translation(col, row))[:6]
+            assert rasterio.crs.CRS.from_wkt(meta['crs']) == s.crs and meta['nodata'] == 0
+            assert meta['img_path'] == [path]
+            assert meta['ori_shape'] == (min(h, 300 - row), min(w, 437 - col))
+
+
+def test_regression_output(tmp_path, scene):
+    path, a = scene
+
+    class Depth(IdentityDenseModel):
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            samples = super().forward(inputs, data_samples, mode)
+            for s in samples:
+                s.pred_depth = PixelData(data=s.seg_logits.data.mean(0, keepdim=True))
+                del s.seg_logits
+            return samples
+
+    out = str(tmp_path / 'depth.tif')
+    infer_geotiff(Depth().eval(), [path], out, output='labels', **KW)
+    with rasterio.open(out) as o:
+        assert o.count == 1 and o.dtypes[0] == 'float32'
+        d = o.read(1)
+    valid = _valid(a)
+    np.testing.assert_allclose(d[valid], a.astype(np.float32).mean(0)[valid], rtol=1e-6)
+
+
+def test_cog_and_bigtiff(tmp_path, scene):
+    path, a = scene
+    out = str(tmp_path / 'cog.tif')
+    infer_geotiff(TinyConvSegModel(3, 2).eval(), [path], out, cog=True, **KW)
+    with rasterio.open(out) as o:
+        assert o.tags(ns='IMAGE_STRUCTURE').get('LAYOUT') == 'COG'
+        assert o.crs.to_epsg() == 32632 and o.transform.c == ORIGIN[0]
+    assert not needs_bigtiff((40000, 40000), 1, 'uint8')
+    assert needs_bigtiff((40000, 40000), 2, 'float32')
+
+
+def test_failure_leaves_no_output(tmp_path, scene):
+    path, _ = scene
+    out = str(tmp_path / 'fail.tif')
+
+    class Boom(IdentityDenseModel):
+        calls = 0
+
+        def test_step(self, data):
+            Boom.calls += 1
+            if Boom.calls == 4:
+                raise RuntimeError('simulated crash')
+            return super().test_step(data)
+
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        infer_geotiff(Boom().eval(), [path], out, **KW)
+    assert not os.path.exists(out)
+    assert [n for n in os.listdir(tmp_path) if n.endswith('.tif') and n != 'scene.tif'] == []
+    assert os.path.isdir(out + '.partial')  # kept for --resume
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    good = write_raster(str(tmp_path / 'good.tif'), scene_array(0, h=64, w=64))
+    junk = tmp_path / 'junk.tif'
+    junk.write_bytes(b'\x00not a raster' * 50)
+    nocrs = write_raster(str(tmp_path / 'nocrs.tif'), scene_array(0, h=64, w=64), crs=None)
+    far = write_raster(str(tmp_path / 'far.tif'), scene_array(0, h=64, w=64),
+                       transform=from_origin(ORIGIN[0] + 1e6, ORIGIN[1], RES, RES))
+    four = write_raster(str(tmp_path / 'four.tif'), scene_array(0, bands=4, h=64, w=64))
+    return dict(good=good, missing=str(tmp_path / 'missing.tif'), junk=str(junk), nocrs=nocrs, far=far, four=four)
+
+
+@pytest.mark.parametrize('case,exc,match', [
+    ('missing', RasterError, r'missing.tif: file not found'),
+    ('junk', RasterError, r'junk.tif: not a raster'),
+    ('nocrs', RasterError, r'nocrs.tif: the raster has no CRS'),
+    ('bands', RasterError, r'four.tif: has 4 bands per date but the model expects 3'),
+    ('far', RasterError, r'far.tif: does not overlap'),
+    ('date_bands', RasterError, r'four.tif: has 4 bands but .*good.tif.* has 3'),
+    ('no_folder', FileNotFoundError, r'nofolder.*out.tif: output folder .* does not exist'),
+    ('unwritable', PermissionError, r'out.tif: cannot write in the output folder'),
+])
+def test_bad_input_clear_error_no_output(tmp_path, bad_inputs, case, exc, match):
+    b = bad_inputs
+    inputs = {'missing': [b['missing']], 'junk': [b['junk']], 'nocrs': [b['nocrs']], 'bands': [b['four']],
+              'far': [b['good'], b['far']], 'date_bands': [b['good'], b['four']]}.get(case, [b['good']])
+    out = str(tmp_path / 'out.tif')
+    if case == 'no_folder':
+        out = str(tmp_path / 'nofolder' / 'out.tif')
+    elif case == 'unwritable':
+        ro = tmp_path / 'ro'
+        ro.mkdir()
+        os.chmod(ro, 0o555)
+        out = str(ro / 'out.tif') if os.geteuid() != 0 else '/proc/out.tif'  # root ignores file modes
+    model = IdentityDenseModel(data_preprocessor=GeoDataPreprocessor(mean=[0.] * 3, std=[1.] * 3)).eval()
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(exc, match=match):
+        infer_geotiff(model, inputs, out, **KW)
+    assert not os.path.exists(out) and not os.path.exists(out + '.partial')
+    assert set(os.listdir(tmp_path)) == before  # nothing written at all
+
+
+def test_bad_settings(tmp_path, scene):
+    path, _ = scene
+    with pytest.raises(InferenceError, match='output must be'):
+        infer_geotiff(IdentityDenseModel(), [path], str(tmp_path / 'o.tif'), output='rgb')
+    with pytest.raises(InferenceError, match='the output path is an input'):
+        infer_geotiff(IdentityDenseModel(), [path], path, **KW)
