@@ -59,7 +59,7 @@ class RasterGrid:
         return pixel_to_map(shapely.box(0, 0, self.width, self.height), self.transform)
 
     def strip_transform(self, row0: int) -> Affine:
-        return self.transform * Affine.translation(0, row0)
+        return self.transform @ Affine.translation(0, row0)
 
     def strips(self, rows: int = 1024) -> Iterator[Tuple[int, int]]:
         for r0 in range(0, self.height, rows):

@@ -297,13 +297,20 @@ def write_vector(path: str, geometries: Sequence, crs, attributes: Optional[Dict
     driver = WRITE_DRIVERS.get(ext)
     if driver is None:
         raise ValueError(f'{path}: unknown vector format {ext!r} (use .gpkg, .shp or .geojson)')
-    if geometry_type is None:
-        geometry_type = 'Unknown' if driver != 'ESRI Shapefile' else None
+    if geometry_type is None and driver == 'ESRI Shapefile':  # one geometry type per file
+        types = {g.geom_type for g in shapely.from_wkb(geoms) if g is not None} if len(geoms) else {'Polygon'}
+        if len(types) == 1:
+            geometry_type = types.pop()
+        elif types <= {'Polygon', 'MultiPolygon'}:
+            geometry_type = 'MultiPolygon'
+        else:
+            raise ValueError(f'{path}: a Shapefile holds one geometry type, got {sorted(types)}')
+    geometry_type = geometry_type or 'Unknown'
     if geometry_type and geometry_type.startswith('Multi'):
         geoms = _wkb_array([_as_multi(g) for g in shapely.from_wkb(geoms)]) if len(geoms) else geoms
     kwargs = dict(driver=driver, crs=crs_str, geometry_type=geometry_type)
-    if layer is not None and driver == 'GPKG':
-        kwargs['layer'] = layer
+    if driver == 'GPKG':  # default layer name: the final file's stem, not the temporary file's
+        kwargs['layer'] = layer or os.path.splitext(os.path.basename(path))[0]
     if append:
         pyogrio.raw.write(path, geoms, field_data=list(fields.values()), fields=list(fields.keys()),
                           append=False, **kwargs)
