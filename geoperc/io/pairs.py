@@ -62,7 +62,7 @@ def window_transform(transform: Sequence[float], col_off: float, row_off: float,
     """Affine of a window whose top-left pixel is ``(col_off, row_off)`` of ``transform``, with pixels
     ``scale_x`` / ``scale_y`` times the source pixel size (after a resize by 1/scale)."""
     from affine import Affine
-    t = _affine(transform) * Affine.translation(col_off, row_off) * Affine.scale(scale_x, scale_y)
+    t = _affine(transform) @ Affine.translation(col_off, row_off) @ Affine.scale(scale_x, scale_y)
     return tuple(t)[:6]
 
 
