@@ -13,7 +13,7 @@ second date of a pair), it is read through a ``WarpedVRT`` onto the reference gr
 a window cover the same ground pixel for pixel.
 """
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -150,19 +150,3 @@ def read_window(path: str, window: Window, ref: Optional[Dict] = None, fill: Opt
         out[:, r0 - r:r1 - r, c0 - c:c1 - c] = data
         valid[r0 - r:r1 - r, c0 - c:c1 - c] = mask
     return out, valid
-
-
-def grid_windows(shape: Tuple[int, int], tile: int, overlap: int = 0) -> List[Window]:
-    """Regular windows of ``tile`` x ``tile`` with stride ``tile - overlap`` covering ``shape``.
-
-    The last row / column of windows extends past the raster (boundless), so every window has the
-    same size and no pixel is scored twice when ``overlap == 0``. A raster smaller than a tile gives
-    one window.
-    """
-    H, W = shape
-    if tile <= 0 or not 0 <= overlap < tile:
-        raise ValueError(f'need tile > 0 and 0 <= overlap < tile, got tile={tile}, overlap={overlap}')
-    stride = tile - overlap
-    rows = list(range(0, max(H - overlap, 1), stride))
-    cols = list(range(0, max(W - overlap, 1), stride))
-    return [(c, r, tile, tile) for r in rows for c in cols]

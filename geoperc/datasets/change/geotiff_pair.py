@@ -2,9 +2,10 @@
 
 Each scene is a pair of rasters ``a`` (date 1) and ``b`` (date 2) with an optional label raster
 (0 unchanged, 1 changed, 255 / nodata not scored). Date 1 defines the grid: the windows are a regular
-``tile`` x ``tile`` grid over it with ``overlap`` pixels of overlap; the last row / column extends
-past the raster and is filled with nodata (boundless reads), so every window has the same size and,
-with ``overlap=0``, no pixel is scored twice. When date 2 or the label has another CRS, resolution
+``tile`` x ``tile`` grid over it (:class:`geoperc.io.tiling.TileGrid`, the grid tiled inference uses)
+with ``overlap`` pixels of overlap (with overlap, the stride may be snapped down to the file's block
+size); the last row / column extends past the raster and is filled with nodata (boundless reads), so
+every window has the same size and, with ``overlap=0``, no pixel is scored twice. When date 2 or the label has another CRS, resolution
 or origin, it is warped onto date 1's grid while reading (bilinear for images, nearest for labels).
 
 Each item carries the geo metainfo of its window (``GEO_META_KEYS``): ``crs`` (WKT), ``transform``
@@ -18,7 +19,7 @@ Pipeline::
      dict(type=PackChangeInputs)]
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 from mmengine.dataset import BaseDataset
 
@@ -74,7 +75,8 @@ class GeoTIFFChangeDataset(BaseDataset):
                     align_b=not same_grid(ga, gb), align_label=bool(gl) and not same_grid(ga, gl))
 
     def load_data_list(self) -> List[dict]:
-        from geoperc.io.pairs import grid_windows, window_transform
+        from geoperc.io.pairs import window_transform
+        from geoperc.io.tiling import TileGrid
         data_list = []
         self.scenes = []
         for sid, pair in enumerate(self.pairs):
@@ -83,7 +85,11 @@ class GeoTIFFChangeDataset(BaseDataset):
             ga = s['grid_a']
             ref = dict(crs=ga['crs'], transform=ga['transform'], shape=ga['shape'])
             nodata = ga['nodata'] if ga['nodata'] is not None else s['grid_b']['nodata']
-            for (c, r, w, h) in grid_windows(ga['shape'], self.tile, self.overlap):
+            # block-aligned strides when windows overlap anyway (training); exact tiling when
+            # overlap == 0 so evaluation scores every pixel once
+            grid = TileGrid(ga['shape'], self.tile, self.overlap, block=ga['blocks'] if self.overlap else None)
+            for win in grid:
+                c, r, w, h = int(win.col_off), int(win.row_off), int(win.width), int(win.height)
                 info = dict(img_path=[s['a'], s['b']], window=(c, r, w, h),
                             transform=window_transform(ga['transform'], c, r), crs=ga['crs'],
                             nodata=nodata, ref_grid=ref, scene_id=sid, scene_shape=tuple(ga['shape']),

@@ -1,6 +1,6 @@
 """Loading transforms for multi-date change detection: images of every date and the change label."""
 import os.path as osp
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional
 
 import numpy as np
 
