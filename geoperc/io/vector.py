@@ -5,7 +5,6 @@ picks a layer by name, repairs invalid polygons, skips (and counts) null and emp
 reprojects with pyproj, writes GeoPackages with QGIS styles, and converts geometries between pixel
 and map coordinates. Nothing outside ``geoperc/io`` does CRS or affine math.
 """
-import datetime
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -16,6 +15,8 @@ from affine import Affine
 from shapely import affinity
 
 #: File suffix -> OGR driver for the formats geoperc writes.
+#: GeoPackage version written: 1.2 opens without warnings in the GDAL of older QGIS releases (3.22's 3.6).
+GPKG_VERSION = '1.2'
 WRITE_DRIVERS = {'.gpkg': 'GPKG', '.shp': 'ESRI Shapefile', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
 
 
@@ -311,6 +312,8 @@ def write_vector(path: str, geometries: Sequence, crs, attributes: Optional[Dict
     kwargs = dict(driver=driver, crs=crs_str, geometry_type=geometry_type)
     if driver == 'GPKG':  # default layer name: the final file's stem, not the temporary file's
         kwargs['layer'] = layer or os.path.splitext(os.path.basename(path))[0]
+        if not (append and os.path.exists(path)):
+            kwargs['dataset_options'] = {'VERSION': GPKG_VERSION}
     if append:
         pyogrio.raw.write(path, geoms, field_data=list(fields.values()), fields=list(fields.keys()),
                           append=False, **kwargs)
@@ -359,7 +362,6 @@ def write_styled_gpkg(path: str, layers: Dict[str, Tuple[Sequence, Dict[str, Seq
         if styles:
             rows = [(name, qml) for name, qml in styles.items() if name in layers]
             n = len(rows)
-            now = np.array([np.datetime64(datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None))] * n)
             cols = dict(f_table_catalog=np.array([''] * n, dtype=object),
                         f_table_schema=np.array([''] * n, dtype=object),
                         f_table_name=np.array([r[0] for r in rows], dtype=object),
@@ -370,10 +372,14 @@ def write_styled_gpkg(path: str, layers: Dict[str, Tuple[Sequence, Dict[str, Seq
                         useAsDefault=np.ones(n, dtype=bool),
                         description=np.array(['geoperc eval-scene'] * n, dtype=object),
                         owner=np.array([''] * n, dtype=object), ui=np.array([''] * n, dtype=object),
-                        update_time=now)
+                        update_time=np.full(n, np.datetime64('1970-01-01T00:00:00')))
             pyogrio.raw.write(tmp, None, field_data=list(cols.values()), fields=list(cols.keys()),
                               driver='GPKG', layer='layer_styles', geometry_type=None,
                               layer_options={'FID': 'id'})
+            import sqlite3  # GeoPackage DATETIME must be ISO 8601 UTC with 'Z', which OGR does not write here
+            with sqlite3.connect(tmp) as con:
+                con.execute("UPDATE layer_styles SET update_time = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+            con.close()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -31,7 +31,7 @@ NODATA_COLS = 5
 TP, FP, FN, TN = 900, 400, 300, 7900
 UTM = dict(crs='EPSG:32632', x0=500000.0, y0=5000100.0, res=1.0)
 GEO = dict(crs='EPSG:4326', x0=9.0, y0=45.001, res=1e-5)
-QGIS_PY = '/usr/bin/python3'
+QGIS_PY = os.environ.get('GEOPERC_QGIS_PYTHON', '/usr/bin/python3')  # Debian's python3 with PyQGIS
 QGIS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'qgis')
 
 
@@ -95,10 +95,15 @@ def check_known_answer(m, approx_iou=1e-9):
     assert m['notes']['reference']['not_scored_objects'] == 1
 
 
+@pytest.fixture(scope='session')
+def scene_kit():
+    return SimpleNamespace(ref_polygons=ref_polygons, write_pred=write_pred, to_map=to_map, check=check_known_answer,
+                           UTM=UTM, GEO=GEO)
+
+
 @pytest.fixture
-def hand_scene(tmp_path):
-    return SimpleNamespace(dir=tmp_path, pred=write_pred(str(tmp_path / 'pred.tif')), ref_polygons=ref_polygons,
-                           write_pred=write_pred, to_map=to_map, check=check_known_answer, UTM=UTM, GEO=GEO)
+def hand_scene(tmp_path, scene_kit):
+    return SimpleNamespace(dir=tmp_path, pred=write_pred(str(tmp_path / 'pred.tif')), **vars(scene_kit))
 
 
 def qgis_available():
