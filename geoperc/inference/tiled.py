@@ -72,7 +72,7 @@ def build_model(config_path: str, checkpoint: Optional[str] = None, device: str 
 
     Raises:
         FileNotFoundError: the config or checkpoint does not exist.
-        RuntimeError: the checkpoint misses weights the model needs.
+        InferenceError: the checkpoint misses weights of the model or their shapes differ.
     """
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
@@ -94,9 +94,13 @@ def build_model(config_path: str, checkpoint: Optional[str] = None, device: str 
         ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
         state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # shape mismatches
+            detail = ' '.join(str(e).split('\n', 1)[-1].split())[:300]
+            raise InferenceError(f'{checkpoint}: weights do not fit the model of {config_path}: {detail}') from e
         if missing:
-            raise RuntimeError(f'{checkpoint}: checkpoint misses {len(missing)} weights of the model, '
+            raise InferenceError(f'{checkpoint}: checkpoint misses {len(missing)} weights of the model, '
                                f'e.g. {missing[:5]}; is it from this config ({config_path})?')
         if unexpected:
             from mmengine.logging import print_log
