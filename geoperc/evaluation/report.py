@@ -164,8 +164,12 @@ def write_report(out_dir: str, result: Dict, layers: Dict, extent) -> None:
     fig.savefig(buf, format='png')
     atomic_write(os.path.join(out_dir, 'report.png'), buf.getvalue())
     esc = html.escape
-    rows = ''.join('<tr>' + ''.join(f'<td>{esc("" if r[k] is None else (f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])))}</td>'
-                                    for k in CSV_COLUMNS) + '</tr>' for r in csv_rows(result))
+
+    def cell(v):
+        return '' if v is None else (f'{v:.4f}' if isinstance(v, float) else esc(str(v)))
+
+    rows = ''.join('<tr>' + ''.join(f'<td>{cell(r[k])}</td>' for k in CSV_COLUMNS) + '</tr>'
+                   for r in csv_rows(result))
     notes = ''.join(f'<li>{esc(m)}</li>' for m in result['notes']['messages'])
     doc = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>geoperc scene evaluation</title>'
            '<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style>'

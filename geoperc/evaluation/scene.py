@@ -20,7 +20,6 @@ from geoperc.evaluation.functional.confusion import (binary_metrics_from_confusi
 from geoperc.evaluation.functional.objects import match_polygons, object_metrics
 
 logger = logging.getLogger('geoperc.eval_scene')
-STYLE_DIR = os.path.join(os.path.dirname(__file__), 'styles')
 LAYERS = ('true_positives', 'false_positives', 'misses', 'not_evaluated')
 
 
@@ -216,13 +215,25 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
     import shapely
     extent = grid_obj.footprint() if grid_obj is not None else shapely.box(*pvec.bounds())
     ref_box = shapely.box(*rvec.bounds())
-    if not extent.intersects(ref_box):
+    if not shapely.intersects(np.asarray(rvec.geometries, object), extent).any():
         raise SceneInputError(f'{ref}: reference layer {rvec.layer!r} does not overlap the prediction {pred} '
                               f'(reference bounds {tuple(round(v, 3) for v in ref_box.bounds)}, prediction '
                               f'bounds {tuple(round(v, 3) for v in extent.bounds)}, both in '
                               f'{gv.crs_label(target_crs)})')
 
     # ---- classes
+    if class_field:
+        vals = rvec.attributes[class_field]
+        null = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in vals], bool)
+        if null.all():
+            raise SceneInputError(f'{ref}: field {class_field!r} of layer {rvec.layer!r} is empty (null) for every '
+                                  'feature')
+        if null.any():
+            say(f'reference: skipped {int(null.sum())} features with no {class_field!r} value')
+            keep = np.flatnonzero(~null)
+            rvec = type(rvec)(rvec.path, rvec.layer, rvec.crs, [rvec.geometries[i] for i in keep],
+                              np.asarray(rvec.fids)[keep], {k: v[keep] for k, v in rvec.attributes.items()},
+                              dict(rvec.counts, null_class=int(null.sum())), rvec.reprojected_from)
     cmap = ClassMap(rvec.attributes[class_field] if class_field else ['foreground'] * len(rvec), classes,
                     source=f'{ref} field {class_field!r}')
     if cmap.note:
@@ -418,18 +429,24 @@ def _project_layer(project, name: str, what: str):
 
 
 def _run_model(config, checkpoint, images, out_dir, args):
-    from geoperc.inference import build_model
-    from geoperc.inference.tiled import infer_geotiff
+    """Run CONFIG CHECKPOINT over ``images`` with the tiled inferencer; returns (prediction, grid)."""
+    from geoperc.inference import InferenceError, build_model, infer_geotiff
+    from geoperc.io.raster import RasterError
     from geoperc.io.scene import is_vector_path
     os.makedirs(out_dir, exist_ok=True)
-    model = build_model(config, checkpoint)
-    written = infer_geotiff(model, list(images), out=os.path.join(out_dir, 'prediction.tif'), tile=args.tile,
-                            overlap=args.overlap, batch_size=args.batch_size, output='labels')
+    try:
+        model = build_model(config, checkpoint)
+        written = infer_geotiff(model, list(images), out=os.path.join(out_dir, 'prediction.tif'), tile=args.tile,
+                                overlap=args.overlap, batch_size=args.batch_size, output='labels',
+                                progress=not args.quiet)
+    except (FileNotFoundError, RuntimeError, InferenceError, RasterError) as e:
+        raise SceneInputError(f'running {config} with {checkpoint}: {e}') from e
     paths = [v for v in (written.values() if isinstance(written, dict) else [written]) if isinstance(v, str)]
     vec = [v for v in paths if is_vector_path(v)]
     ras = [v for v in paths if v.lower().endswith(('.tif', '.tiff'))]
     if not vec and not ras:
         raise SceneInputError(f'{config}: inference wrote no GeoTIFF or GeoPackage ({written})')
+    logger.info(f'model: wrote {vec[0] if vec else ras[0]}')
     return (vec[0], images[0]) if vec else (ras[0], None)
 
 

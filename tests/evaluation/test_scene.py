@@ -269,3 +269,70 @@ def test_progress_is_logged(hand_scene, caplog):
         assert main(['--pred', hand_scene.pred, '--ref', ref, '--out', str(hand_scene.dir / 'o'), '--no-report']) == 0
     text = caplog.text
     assert 'repaired 1 invalid polygons' in text and 'reprojected' in text and 'EPSG:4326' in text
+
+
+# ------------------------------------------------------------------------ CONFIG CHECKPOINT
+def _two_band_image(path, scene_kit):
+    """Bands (background score, foreground score) whose arg-max is the hand scene's prediction."""
+    import rasterio
+    from rasterio.transform import from_origin
+    with rasterio.open(scene_kit.write_pred(path + '.labels.tif')) as src:
+        lab = src.read(1)
+    img = np.stack([np.where(lab == 1, 60, 200), np.where(lab == 1, 200, 60)]).astype(np.uint8)
+    img[:, lab == 255] = 0
+    g = scene_kit.UTM
+    with rasterio.open(path, 'w', driver='GTiff', width=100, height=100, count=2, dtype='uint8', nodata=0,
+                       crs=g['crs'], transform=from_origin(g['x0'], g['y0'], g['res'], g['res'])) as dst:
+        dst.write(img)
+    return path
+
+
+@pytest.mark.parametrize('kind', ['dense', 'boxes'])
+def test_config_checkpoint_runs_the_model_first(hand_scene, kind):
+    import torch
+    pytest.importorskip('mmcv', reason='geoperc models need mmcv (built by tools/install.sh)')
+    d = hand_scene.dir
+    image = _two_band_image(str(d / 'image.tif'), hand_scene)
+    if kind == 'dense':  # seg_logits = input bands, so the written labels are the hand prediction
+        cfg_text = 'from geoperc.testing.models import IdentityDenseModel\nmodel = dict(type=IdentityDenseModel)\n'
+    else:  # rotated boxes (cx, cy, w, h, angle) in raster pixels = the hand prediction's objects
+        cfg_text = ('from geoperc.testing.models import FixedBoxModel\nmodel = dict(type=FixedBoxModel, boxes=['
+                    '[20, 20, 20, 20, 0], [60, 20, 20, 20, 0], [15, 65, 10, 10, 0], [90, 90, 20, 20, 1.5707963]])\n')
+    cfg = d / 'cfg.py'
+    cfg.write_text(cfg_text)
+    ckpt = str(d / 'model.pth')
+    torch.save(dict(state_dict={}), ckpt)
+    ref = _refs(hand_scene, str(d / 'refs.gpkg'))
+    out = d / 'out'
+    assert _run([str(cfg), ckpt, '--image', image, '--ref', ref, '--ref-layer', 'buildings', '--tile', '64',
+                 '--overlap', '16', '--out', str(out)]) == 0
+    m = json.loads((out / 'metrics.json').read_text())
+    hand_scene.check(m, approx_iou=1e-5)
+    assert m['notes']['context']['model']['images'] == [image]
+    written = 'prediction.gpkg' if kind == 'boxes' else 'prediction.tif'
+    assert m['notes']['prediction']['path'] == str(out / written)
+    # a checkpoint that does not exist is bad input, not a crash
+    assert _run([str(cfg), str(d / 'missing.pth'), '--image', image, '--ref', ref, '--ref-layer', 'buildings',
+                 '--out', str(out)]) == 2
+
+
+def test_null_class_values_and_partial_overlap(hand_scene, capsys):
+    geoms, names = hand_scene.ref_polygons()
+    ref = str(hand_scene.dir / 'cls.gpkg')
+    write_vector(ref, geoms, 'EPSG:32632', {'kind': [None if n == 'D' else 'house' for n in names]})
+    m = evaluate_scene(hand_scene.pred, ref, str(hand_scene.dir / 'o'), class_field='kind', report=False)
+    assert m['notes']['reference']['counts']['null_class'] == 1
+    assert (m['object']['tp'], m['object']['fp'], m['object']['fn']) == (2, 2, 1)  # D (no class) left out
+    assert m['pixel']['fn'] == FN_WITHOUT_D
+    write_vector(ref, geoms, 'EPSG:32632', {'kind': [None] * len(geoms)})
+    assert _run(['--pred', hand_scene.pred, '--ref', ref, '--class-field', 'kind', '--out',
+                 str(hand_scene.dir / 'o')]) == 2
+    assert "field 'kind' of layer 'cls' is empty" in capsys.readouterr().err
+    # bounding boxes overlap but no polygon touches the raster: still "no overlap"
+    ring = shapely.box(499000, 4999000, 501000, 5001000).difference(shapely.box(499900, 4999900, 500200, 5000200))
+    write_vector(ref, [ring], 'EPSG:32632', {'kind': ['x']})
+    assert _run(['--pred', hand_scene.pred, '--ref', ref, '--out', str(hand_scene.dir / 'o')]) == 2
+    assert 'does not overlap the prediction' in capsys.readouterr().err
+
+
+FN_WITHOUT_D = 200  # B's 200 missed pixels; D's 100 are no longer reference
