@@ -134,7 +134,7 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
                    pred_class_field: Optional[str] = None, classes: Optional[Sequence[str]] = None,
                    iou_thr: float = 0.5, all_touched: bool = False, threshold: float = 0.5,
                    score_thr: float = 0.0, grid: Optional[str] = None, ref_crs=None, pred_crs=None,
-                   min_valid_fraction: float = 0.5, rows: int = 1024, report: bool = True,
+                   min_valid_fraction: float = 0.5, rows: Optional[int] = None, report: bool = True,
                    ref_where: Optional[str] = None, pred_where: Optional[str] = None,
                    context: Optional[Dict] = None) -> Dict:
     """Score a prediction (label/probability GeoTIFF, or a GeoPackage of predicted polygons) against
@@ -157,7 +157,7 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
             QGIS project).
         min_valid_fraction (float): reference objects with less of their area inside the
             prediction's valid data are not scored (listed in ``not_evaluated``).
-        rows (int): strip height for streaming.
+        rows (int, optional): strip height for streaming (default: about 2 megapixels a strip).
         ref_where, pred_where (str, optional): OGR SQL filters (a QGIS layer's subset string).
         report (bool): also write ``report.png`` / ``report.html``.
         context (dict, optional): extra notes (e.g. the project the inputs came from).
@@ -408,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--all-touched', action='store_true', help='rasterise every pixel a polygon touches')
     g.add_argument('--min-valid-fraction', type=float, default=0.5,
                    help='skip reference objects with less of their area on valid prediction pixels')
-    g.add_argument('--rows', type=int, default=1024, help='strip height when streaming the raster')
+    g.add_argument('--rows', type=int, default=None,
+                   help='strip height when streaming the raster (default: about 2 megapixels a strip)')
     g.add_argument('--out', required=True, help='output folder')
     g.add_argument('--no-report', action='store_true', help='skip report.png / report.html')
     g.add_argument('-q', '--quiet', action='store_true')

@@ -61,7 +61,9 @@ class RasterGrid:
     def strip_transform(self, row0: int) -> Affine:
         return self.transform @ Affine.translation(0, row0)
 
-    def strips(self, rows: int = 1024) -> Iterator[Tuple[int, int]]:
+    def strips(self, rows: Optional[int] = None) -> Iterator[Tuple[int, int]]:
+        """(first row, number of rows) of each strip; ``rows=None`` picks about 2 megapixels a strip."""
+        rows = rows or max(16, (1 << 21) // max(self.width, 1))
         for r0 in range(0, self.height, rows):
             yield r0, min(rows, self.height - r0)
 
@@ -107,7 +109,7 @@ def read_labels(grid: RasterGrid, row0: int, nrows: int, threshold: float = 0.5,
         if grid.kind == 'image':
             return None, valid
         if grid.kind == 'labels':
-            lab = src.read(1, window=win).astype(np.int64)
+            lab = src.read(1, window=win)
             nodata = grid.nodata if grid.nodata is not None else (255 if grid.dtype == 'uint8' else None)
             if nodata is not None:
                 valid &= lab != nodata
@@ -152,7 +154,8 @@ def _query(tree, geoms, values, box):
 
 def aligned_strips(grid: RasterGrid, ref_geoms: Sequence, ref_values: Sequence[int],
                    pred_geoms: Optional[Sequence] = None, pred_values: Optional[Sequence[int]] = None,
-                   all_touched: bool = False, threshold: float = 0.5, rows: int = 1024) -> Iterator[Strip]:
+                   all_touched: bool = False, threshold: float = 0.5,
+                   rows: Optional[int] = None) -> Iterator[Strip]:
     """Prediction, rasterised reference and valid mask of each strip of the grid.
 
     The reference polygons (already in the grid's CRS) are burnt with the strip's own transform, so
@@ -181,7 +184,7 @@ def _shapes(arr, mask, r0):
         yield shapely.geometry.shape(geo), int(v)
 
 
-def vectorize_labels(grid: RasterGrid, threshold: float = 0.5, rows: int = 1024,
+def vectorize_labels(grid: RasterGrid, threshold: float = 0.5, rows: Optional[int] = None,
                      binarize: bool = False) -> Tuple[List, List[int], List]:
     """Polygons of the connected regions (4-connectivity) of each class > 0, and of the nodata area.
 
