@@ -184,7 +184,7 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
             raise SceneInputError(f'{pred}: prediction layer {pvec.layer!r} has no CRS')
         pred_class_field = pred_class_field or ('class' if 'class' in fields else None)
     else:
-        grid_obj = gs.open_grid(pred)
+        grid_obj = gs.open_grid(pred, crs=pred_crs)
     target_crs = grid_obj.crs if grid_obj is not None else pvec.crs
 
     # ---- reference

@@ -68,19 +68,21 @@ class RasterGrid:
             yield r0, min(rows, self.height - r0)
 
 
-def open_grid(path: str, kind: str = 'auto') -> RasterGrid:
+def open_grid(path: str, kind: str = 'auto', crs=None) -> RasterGrid:
     """Describe a raster without reading its pixels; ``kind='auto'`` picks labels for integer
-    and probs for float data. Raises :class:`RasterReadError` for unreadable files and rasters
-    without a CRS or georeferencing."""
+    and probs for float data; ``crs`` is assumed when the file has none (e.g. the layer CRS a QGIS
+    project stores). Raises :class:`RasterReadError` for unreadable files and rasters without a
+    CRS or georeferencing."""
     import rasterio
     if not os.path.exists(path):
         raise RasterReadError(f'{path}: file not found')
     try:
         with rasterio.open(path) as src:
-            crs, transform, nodata = src.crs, src.transform, src.nodata
+            file_crs, transform, nodata = src.crs, src.transform, src.nodata
             width, height, count, dtype = src.width, src.height, src.count, src.dtypes[0]
     except rasterio.errors.RasterioIOError as e:
         raise RasterReadError(f'{path}: not a readable raster ({e})') from e
+    crs = file_crs if file_crs is not None else crs
     if crs is None:
         raise RasterReadError(f'{path}: raster has no CRS; assign one (QGIS: Raster > Projections > '
                               'Assign Projection, or gdal_edit.py -a_srs) and export again')

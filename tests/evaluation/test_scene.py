@@ -336,3 +336,30 @@ def test_null_class_values_and_partial_overlap(hand_scene, capsys):
 
 
 FN_WITHOUT_D = 200  # B's 200 missed pixels; D's 100 are no longer reference
+
+
+def test_project_layer_crs_fills_in_for_files_without_one(hand_scene):
+    """A GeoTIFF and a Shapefile without CRS, whose CRS the user set in QGIS (stored in the project)."""
+    import rasterio
+    d = hand_scene.dir
+    with rasterio.open(hand_scene.pred) as src:
+        arr, tr = src.read(), src.transform
+    (d / 'data').mkdir()
+    with rasterio.open(d / 'data' / 'pred.tif', 'w', driver='GTiff', width=100, height=100, count=1, dtype='uint8',
+                       nodata=255, transform=tr) as dst:
+        dst.write(arr)
+    _refs(hand_scene, str(d / 'data' / 'refs.shp'), extra=False)
+    os.remove(d / 'data' / 'refs.prj')
+    srs = '<srs><spatialrefsys><authid>EPSG:32632</authid></spatialrefsys></srs>'
+    (d / 'p.qgs').write_text(
+        '<qgis version="3.22.16"><projectlayers>'
+        f'<maplayer type="raster"><id>r</id><datasource>./data/pred.tif</datasource><layername>pred</layername>{srs}'
+        '<provider>gdal</provider></maplayer>'
+        f'<maplayer type="vector"><id>v</id><datasource>./data/refs.shp|layername=refs</datasource>'
+        f'<layername>refs</layername>{srs}<provider encoding="UTF-8">ogr</provider></maplayer>'
+        '</projectlayers></qgis>')
+    out = d / 'out'
+    assert _run(['--project', str(d / 'p.qgs'), '--pred-layer', 'pred', '--ref-layer', 'refs', '--out', str(out)]) == 0
+    m = json.loads((out / 'metrics.json').read_text())
+    hand_scene.check(m, approx_iou=1e-12)
+    assert m['notes']['prediction_crs'].startswith('EPSG:32632') and not m['notes']['reference']['reprojected']
