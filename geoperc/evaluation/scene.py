@@ -473,6 +473,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         context, pred_crs, ref_crs, grid = {}, None, None, args.grid
         ref_where = pred_where = None
         pred, pred_layer, ref, ref_layer = args.pred, args.pred_layer, args.ref, args.ref_layer
+        from geoperc.io.qgis_project import split_source
+        if ref and '|' in ref:  # a QGIS source string copied from Layer Properties: path|layername=...
+            ref, opts = split_source(ref)
+            ref_layer, ref_where = ref_layer or opts.get('layername'), opts.get('subset') or None
+        if pred and '|' in pred:
+            pred, opts = split_source(pred)
+            pred_layer, pred_where = pred_layer or opts.get('layername'), opts.get('subset') or None
         project = None
         if args.project:
             from geoperc.io.qgis_project import read_qgis_project

@@ -79,6 +79,19 @@ def test_gpkg_multilayer_known_answer(hand_scene, capsys):
     assert (out / 'report.png').read_bytes()[:4] == b'\x89PNG'
 
 
+def test_qgis_source_string_as_ref(hand_scene):
+    ref = _refs(hand_scene, str(hand_scene.dir / 'refs.gpkg'))
+    write_vector(ref, [shapely.box(0, 0, 1, 1)], 'EPSG:32632', {'k': [1]}, layer='other', append=True)
+    out = hand_scene.dir / 'o'
+    assert _run(['--pred', hand_scene.pred, '--ref', f'{ref}|layername=buildings', '--out', str(out)]) == 0
+    hand_scene.check(json.loads((out / 'metrics.json').read_text()))
+    # with a subset string, as QGIS writes a filtered layer's source: only A and E remain
+    assert _run(['--pred', hand_scene.pred, '--ref', f'{ref}|layername=buildings|subset="name" IN (\'A\', \'E\')',
+                 '--out', str(out)]) == 0
+    m = json.loads((out / 'metrics.json').read_text())
+    assert (m['object']['tp'], m['object']['fp'], m['object']['fn']) == (2, 2, 0)
+
+
 def test_shapefile_known_answer(hand_scene):
     ref = _refs(hand_scene, str(hand_scene.dir / 'refs.shp'), extra=False)
     m = evaluate_scene(hand_scene.pred, ref, str(hand_scene.dir / 'o'), report=False)
