@@ -227,7 +227,8 @@ class TiledInferencer:
         nms_iou: IoU threshold of the rotated NMS that merges boxes across seams.
         progress: show a tqdm bar (tiles/s, ETA) on rank 0.
         prefetch: batches read ahead of the model.
-        gdal_cache_mb: cap of GDAL's block cache during the run (None: sized from the tile row).
+        gdal_cache_mb: GDAL's block cache during the run in MB (None: the input block rows one window row
+            spans, see :meth:`_cache_mb`).
     """
 
     def __init__(self, model, tile: int = 512, overlap: int = 64, batch_size: int = 4, output: str = 'labels',
@@ -353,16 +354,26 @@ class TiledInferencer:
             self._check_inputs(stack)
             grid = TileGrid(stack.info.shape, self.tile, self.overlap, block=stack.info.block_shape)
             self._crs_wkt = stack.info.crs.to_wkt()
-            C, T = stack.info.count, stack.num_dates
-            cache = self.gdal_cache_mb or int(min(1024, max(64, 3 * (self.tile + 512) * stack.info.shape[1]
-                                                            * C * T * np.dtype(stack.dtype).itemsize / 2 ** 20)))
-            with rasterio.Env(GDAL_CACHEMAX=cache):
+            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)):
                 probe = self._probe(stack, grid)
                 if probe['mode'] == 'objects':
                     vec = vector_out or (out if out.lower().endswith('.gpkg') else os.path.splitext(out)[0] + '.gpkg')
                     check_writable(vec)
                     return self._run(stack, grid, out, vec, probe, resume)
                 return self._run(stack, grid, out, None, probe, resume)
+
+    def _cache_mb(self, stack: DateStack) -> int:
+        """GDAL block cache for the run: the input block rows one window row spans, on every date.
+
+        Windows advance in row-major order, so a block row shared by two window rows stays cached from
+        one to the next and every input block is decoded once; a larger cache would only grow memory.
+        """
+        if self.gdal_cache_mb:
+            return int(self.gdal_cache_mb)
+        bh = (stack.info.block_shape or (1, 1))[0]
+        rows = (math.ceil(self.tile / bh) + 1) * bh
+        nbytes = rows * stack.info.shape[1] * stack.info.count * stack.num_dates * np.dtype(stack.dtype).itemsize
+        return int(min(2048, 16 + 1.25 * nbytes / 2 ** 20))
 
     def _run(self, stack, grid, out, vec, probe, resume):
         rank, world = _dist_info()

@@ -198,7 +198,8 @@ class DateStack:
 
     A pixel is *valid* when it lies inside the raster and, on every date, not all of its bands equal that
     date's nodata value (nor lie outside a warped date's footprint). Invalid pixels are set to the first
-    date's nodata value (0 without one) on every date, so the model sees one fill value.
+    date's nodata value (0 without one, or when it is NaN) on every date, so the model sees one finite
+    fill value.
 
     Args:
         paths: one path per date; the first defines the grid.
@@ -230,7 +231,8 @@ class DateStack:
             raise
         self.nodata = [r.nodata for r in self.readers]
         self.dtype = np.result_type(*[np.dtype(r.dtypes[0]) for r in self.readers])
-        self.fill = ref.nodata if ref.nodata is not None else 0
+        # one fill value for invalid pixels on every date; NaN would leak through convolutions
+        self.fill = ref.nodata if ref.nodata is not None and not np.isnan(ref.nodata) else 0
 
     # -- construction ---------------------------------------------------------------------------
     def _align(self, ref: RasterInfo, src, path: str, resampling, logger):
@@ -304,7 +306,8 @@ class DateStack:
                 valid &= arr[C] > 0
                 arr = arr[:C]
             if nd is not None:
-                valid &= ~(arr == np.asarray(nd, self.dtype)).all(axis=0)
+                invalid = np.isnan(arr) if np.isnan(nd) else arr == np.asarray(nd, self.dtype)
+                valid &= ~invalid.all(axis=0)
             out[t] = arr
         if not valid.all():
             out[:, :, ~valid] = self.fill

@@ -209,3 +209,25 @@ def test_bad_settings(tmp_path, scene):
         infer_geotiff(IdentityDenseModel(), [path], str(tmp_path / 'o.tif'), output='rgb')
     with pytest.raises(InferenceError, match='the output path is an input'):
         infer_geotiff(IdentityDenseModel(), [path], path, **KW)
+
+
+def test_float_nan_nodata_and_raster_smaller_than_tile(tmp_path):
+    rng = np.random.default_rng(3)
+    a = (rng.integers(-400, 400, (2, 50, 70)) / 8).astype(np.float32)  # few significant bits: exact blend
+    a[:, 10:20, 30:40] = np.nan
+    path = write_raster(str(tmp_path / 'f.tif'), a, nodata=float('nan'), block=16)
+    seen = []
+
+    class Spy(IdentityDenseModel):
+        def test_step(self, data):
+            seen.extend(bool(torch.isfinite(x).all()) for x in data['inputs'])
+            return super().test_step(data)
+
+    out = str(tmp_path / 'o.tif')
+    infer_geotiff(Spy().eval(), [path], out, output='probs', **KW)   # one 128 px window, mostly padding
+    assert all(seen)                                                 # the model never sees NaN
+    with rasterio.open(out) as o:
+        b = o.read()
+    valid = ~np.isnan(a).all(0)
+    np.testing.assert_array_equal(b[:, valid], a[:, valid])
+    assert np.isnan(b[:, ~valid]).all()
