@@ -182,6 +182,9 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
             grid_obj = gs.open_grid(grid, kind='image')
         if pvec.crs is None and grid_obj is None:
             raise SceneInputError(f'{pred}: prediction layer {pvec.layer!r} has no CRS')
+        if pred_class_field and pred_class_field not in fields:
+            raise SceneInputError(f'{pred} (layer {pvec.layer!r}): no field {pred_class_field!r}; available fields: '
+                                  + (', '.join(fields) or '(none)'))
         pred_class_field = pred_class_field or ('class' if 'class' in fields else None)
     else:
         grid_obj = gs.open_grid(pred, crs=pred_crs)
@@ -252,6 +255,8 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
         pred_geoms = [g for g, k in zip(pvec.geometries, keep) if k]
         if binarize or pred_class_field is None:
             pred_ids = [1] * len(pred_geoms)
+            if not binarize:
+                say(f'prediction: {pvec.path} has no class field; every predicted object is {cmap.name(1)!r}')
         else:
             pred_ids = cmap.ids(pvec.attributes[pred_class_field][keep], extend=True)
 
@@ -270,7 +275,7 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
         pixel = pixel_section(cm, cmap, fg)
         pixel['all_touched'] = all_touched
         if grid_obj.kind == 'probs':
-            say(f'prediction: probabilities ' + (f'thresholded at {threshold}' if grid_obj.count == 1
+            say('prediction: probabilities ' + (f'thresholded at {threshold}' if grid_obj.count == 1
                                                   else 'arg-maxed over bands (band 1 = background)'))
         if binarize and pvec is None and cm.shape[0] > 2:
             say(f'prediction has classes up to {cm.shape[0] - 1}; binarised (any class > 0) since the '
