@@ -92,6 +92,16 @@ def test_qgis_source_string_as_ref(hand_scene):
     assert (m['object']['tp'], m['object']['fp'], m['object']['fn']) == (2, 2, 0)
 
 
+def test_all_touched_burns_more_reference_pixels(hand_scene):
+    ref = _refs(hand_scene, str(hand_scene.dir / 'refs.gpkg'))
+    a = evaluate_scene(hand_scene.pred, ref, str(hand_scene.dir / 'a'), report=False)['pixel']
+    b = evaluate_scene(hand_scene.pred, ref, str(hand_scene.dir / 'b'), all_touched=True, report=False)['pixel']
+    assert not a['all_touched'] and b['all_touched']
+    # every pixel a bow-tie diagonal crosses is added (20 rows x 2 diagonals x ~1 extra pixel each)
+    assert b['tp'] + b['fn'] >= a['tp'] + a['fn'] + 20
+    assert b['fp'] <= a['fp']
+
+
 def test_shapefile_known_answer(hand_scene):
     ref = _refs(hand_scene, str(hand_scene.dir / 'refs.shp'), extra=False)
     m = evaluate_scene(hand_scene.pred, ref, str(hand_scene.dir / 'o'), report=False)
