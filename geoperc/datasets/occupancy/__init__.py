@@ -1,0 +1,4 @@
+"""Semantic occupancy / scene-completion datasets, one file per on-disk format."""
+from .semantic_kitti import SemanticKITTISSCDataset
+
+__all__ = ['SemanticKITTISSCDataset']
