@@ -65,7 +65,8 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     """Parse ``argv``, run tiled inference; returns the exit code (0 ok, 2 user error)."""
     args = build_parser(prog).parse_args(argv)
     from geoperc.engine.checkpoint import trust_checkpoints
-    from geoperc.io.raster import RasterError
+    from geoperc.inference.export import check_writable
+    from geoperc.io.raster import RasterError, open_raster
     from geoperc.inference.tiled import InferenceError, build_model, infer_geotiff
     import torch
     if args.trust_checkpoint:
@@ -75,6 +76,9 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         _init_dist(args.launcher, device)
         if device.startswith('cuda') and args.launcher != 'none':
             device = f'cuda:{torch.cuda.current_device()}'
+        for path in args.inputs:  # fail fast on a bad input or output, before building the model
+            open_raster(path).close()
+        check_writable(args.out)
         ckpt = None if args.checkpoint.lower() in ('none', '-', '') else args.checkpoint
         model = build_model(args.config, ckpt, device=device, cfg_options=args.cfg_options)
         result = infer_geotiff(model, args.inputs, args.out, tile=args.tile, overlap=args.overlap,

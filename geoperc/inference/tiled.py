@@ -519,7 +519,8 @@ class TiledInferencer:
         except BaseException as e:
             pipe.fail(e)
         finally:
-            pipe.stop.set() if pipe.errors else None
+            if pipe.errors:
+                pipe.stop.set()
             for t in threads:
                 t.join()
             bar.close()
