@@ -183,4 +183,6 @@ class DOTADataset(BaseDataset):
             data_list.append(dict(img_path=images[stem], img_id=stem, ann_path=osp.join(ann_dir, txt),
                                   imagesource=ann['imagesource'], gsd=ann['gsd'], instances=instances,
                                   sample_idx=len(data_list)))
+        if not data_list:
+            raise ValueError(f'{ann_dir}: no image with objects left (filter_empty_gt=True)')
         return data_list
