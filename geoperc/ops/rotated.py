@@ -92,6 +92,10 @@ def nms_rotated(boxes: ArrayLike, scores: ArrayLike, iou_thr: float,
                 labels: Optional[ArrayLike] = None) -> np.ndarray:
     """Greedy rotated NMS (class-aware when ``labels`` is given) with :func:`mmcv.ops.nms_rotated`.
 
+    Boxes are moved next to the origin before the op runs in float32 (IoU does not change under a
+    translation), so scene-pixel coordinates of large rasters keep sub-pixel precision. mmcv 2.1's CPU op
+    ignores its ``labels`` argument, so classes are separated here, one call per class.
+
     Args:
         boxes: ``(N, 5)`` le90 boxes.
         scores: ``(N,)`` scores.
@@ -106,15 +110,21 @@ def nms_rotated(boxes: ArrayLike, scores: ArrayLike, iou_thr: float,
     """
     import torch
     op = _mmcv_nms_rotated()
-    b = torch.as_tensor(_np(boxes), dtype=torch.float32).reshape(-1, 5)
-    s = torch.as_tensor(_np(scores), dtype=torch.float32).reshape(-1)
-    if b.shape[0] == 0:
+    b = _np(boxes).astype(np.float64).reshape(-1, 5).copy()
+    s = _np(scores).astype(np.float64).reshape(-1)
+    if len(b) == 0:
         return np.zeros(0, np.int64)
-    lab = None if labels is None else torch.as_tensor(_np(labels)).reshape(-1).long()
-    # IoU is invariant under mirroring, so mmcv's clockwise flag does not change the result.
-    _, keep = op(b, s, float(iou_thr), labels=lab)
-    keep = _np(keep).astype(np.int64)
-    return keep[np.argsort(-_np(s)[keep], kind='stable')]
+    b[:, :2] -= b[:, :2].min(axis=0)
+    groups = [np.arange(len(b))] if labels is None else \
+        [np.flatnonzero(_np(labels).reshape(-1) == c) for c in np.unique(_np(labels))]
+    kept = []
+    for idx in groups:
+        # le90 with y pointing down is what mmcv calls clockwise (its default): checked against shapely
+        _, keep = op(torch.as_tensor(b[idx], dtype=torch.float32), torch.as_tensor(s[idx], dtype=torch.float32),
+                     float(iou_thr), clockwise=True)
+        kept.append(idx[_np(keep).astype(np.int64)])
+    keep = np.concatenate(kept)
+    return keep[np.argsort(-s[keep], kind='stable')]
 
 
 def _components(env: np.ndarray) -> np.ndarray:

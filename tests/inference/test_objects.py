@@ -61,6 +61,11 @@ def test_nms_matches_shapely_reference():
     assert 0 < len(keep) < n
     assert set(keep.tolist()) == set(ref.tolist())
     assert np.array_equal(grouped_nms_rotated(boxes, scores, 0.3, labels, max_group=16), keep)
+    # class-agnostic, and far from the origin (scene pixels of a huge raster): the same as shapely
+    agn = _greedy_nms_shapely(boxes, scores, 0.3, np.zeros(n, int))
+    assert len(agn) < len(ref)
+    far = boxes + [2e5, 3e5, 0, 0, 0]
+    assert set(nms_rotated(far, scores, 0.3).tolist()) == set(agn.tolist())
 
 
 def test_box_spanning_seam_comes_out_once(tmp_path):
