@@ -75,9 +75,9 @@ DEPTH_PROTOCOLS: Dict[str, DepthProtocol] = {
 def get_depth_protocol(protocol='omnifusion', **overrides) -> DepthProtocol:
     """A protocol by name (or as given) with fields overridden, e.g. ``max_depth=10.0`` for Matterport3D
     under OmniFusion, ``median_scaling=True`` for UniFuse's ``--median_align``."""
-    p = DEPTH_PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
     if isinstance(protocol, str) and protocol not in DEPTH_PROTOCOLS:
         raise ValueError(f'protocol must be one of {sorted(DEPTH_PROTOCOLS)}, got {protocol!r}')
+    p = DEPTH_PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(p, **overrides) if overrides else p
 
