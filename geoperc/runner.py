@@ -33,16 +33,30 @@ def _load_cfg(args) -> Config:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.launcher != 'none':
-        import torch
-        dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
-            print('geoperc: no GPU here, using the gloo backend for distributed training', file=sys.stderr)
-            dist_cfg['backend'] = 'gloo'
+        _cpu_distributed(cfg, args.launcher)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def _cpu_distributed(cfg: Config, launcher: str):
+    """Multi-process training without GPUs (CI, CPU clusters): MMEngine 0.10 always calls
+    ``torch.cuda.set_device`` and wraps DDP with ``device_ids=[LOCAL_RANK]``; on CPU we initialise a gloo
+    process group ourselves (MMEngine then skips its own init) and wrap with ``device_ids=None``."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    if launcher == 'pytorch' and not dist.is_initialized():
+        print('geoperc: no GPU here, training on CPU processes with the gloo backend', file=sys.stderr)
+        dist.init_process_group(backend='gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
 def _build_runner(cfg: Config):

@@ -26,6 +26,7 @@ def scene_dir(tmp_path_factory):
 
 def _opts(scene_dir, max_iters):
     return ['--cfg-options', f'train_dataloader.dataset.data_root={scene_dir}',
+            f'val_dataloader.dataset.data_root={scene_dir}', f'test_dataloader.dataset.data_root={scene_dir}',
             f'train_cfg.max_iters={max_iters}', 'train_cfg.val_interval=1000000',
             'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
             'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
@@ -52,7 +53,11 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path, scene_dir):
     proc = subprocess.Popen(train + ['--work-dir', str(b)] + _opts(scene_dir, n), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (b / 'iter_4.pth').exists() and proc.poll() is None and time.time() < deadline:
+    def saved():  # MMEngine updates last_checkpoint once a checkpoint is completely written
+        p = b / 'last_checkpoint'
+        return p.exists() and 'iter_' in p.read_text() and int(p.read_text().strip()[:-4].rsplit('_', 1)[1]) >= 4
+
+    while not saved() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
