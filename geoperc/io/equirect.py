@@ -33,7 +33,7 @@ Conventions (those of the official code, so released checkpoints see the same in
 import math
 import os
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
