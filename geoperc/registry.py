@@ -32,8 +32,9 @@ DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SC
                          locations=['geoperc.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
                       locations=['geoperc.datasets.transforms'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['geoperc.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE, locations=['geoperc.evaluation'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['geoperc.evaluation.metrics'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE,
+                     locations=['geoperc.evaluation.metrics'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['geoperc.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['geoperc.engine'])
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE, locations=['geoperc.engine'])

@@ -13,6 +13,10 @@ from .transforms import (LoadChangeLabel, LoadMultiDateImages, MultiDatePhotoMet
                          MultiDateRandomCrop, MultiDateRandomFlip, MultiDateRandomRotate,
                          MultiDateRandomRotate90, MultiDateResize, PackChangeInputs)
 
+from .depth import PanoSplitListDataset, Stanford2D3DDataset
+from .detection import DIORRDataset, DOTADataset
+from .occupancy import SemanticKITTISSCDataset
+
 for _m in pkgutil.iter_modules(__path__):
     if _m.ispkg and _m.name not in ('change', 'transforms'):
         importlib.import_module(f'{__name__}.{_m.name}')
@@ -21,4 +25,5 @@ __all__ = ['FolderChangeDataset', 'LEVIRCDDataset', 'CDDDataset', 'CLCDDataset',
            'GZCDDataset', 'ChangeListDataset', 'GeoTIFFChangeDataset', 'LoadMultiDateImages',
            'LoadChangeLabel', 'MultiDateRandomCrop', 'MultiDateRandomFlip', 'MultiDateRandomRotate',
            'MultiDateRandomRotate90', 'MultiDateResize', 'MultiDatePhotoMetricDistortion',
-           'PackChangeInputs']
+           'PackChangeInputs', 'PanoSplitListDataset', 'Stanford2D3DDataset', 'DIORRDataset', 'DOTADataset',
+           'SemanticKITTISSCDataset']

@@ -1,2 +1,2 @@
-"""Importing this package registers every geoperc metric."""
-from . import metrics  # noqa: F401
+"""Evaluation: pure functional metrics, MMEngine metrics (``metrics/``, importing torch) and scene
+evaluation (``scene.py``). Nothing heavy is imported here, so ``geoperc eval-scene`` starts fast."""

@@ -35,19 +35,33 @@ def _burn(polys, H, W):
 
 def synth_change_pair(rng: np.random.Generator, H: int = 64, W: int = 64, bands: int = 3,
                       n_new: Tuple[int, int] = (1, 4), n_static: Tuple[int, int] = (0, 3),
-                      size_range: Tuple[float, float] = (0.12, 0.3), pseudo_change: float = 1.0):
+                      size_range: Tuple[float, float] = (0.12, 0.3), pseudo_change: float = 1.0,
+                      size_px: Optional[Tuple[float, float]] = None):
     """One pair: (img1 (C,H,W) uint8, img2 (C,H,W) uint8, label (H,W) uint8 in {0,1}, new polygons in
-    pixel coordinates (col, row))."""
+    pixel coordinates (col, row)).
+
+    Object sides are ``size_range`` x the short image side, or ``size_px`` pixels when given (use it for
+    large scenes). Objects never touch each other (rejection sampling with a 2 px gap), so every new
+    polygon is exactly one connected change region of the label: the reference polygons and the label
+    raster agree object for object."""
     base = 60 + 120 * _smooth_noise(rng, H, W, bands, scale=max(4, H // 4))
     roof = rng.uniform(170, 250, size=(bands, 1, 1)) if rng.random() < 0.5 else rng.uniform(10, 60, size=(bands, 1, 1))
+    placed = []
 
     def objects(n):
         out = []
         for _ in range(n):
-            s = min(H, W)
-            w, h = rng.uniform(*size_range, size=2) * s
-            cx, cy = rng.uniform(w / 2, W - w / 2), rng.uniform(h / 2, H - h / 2)
-            out.append(_rotated_rect(cx, cy, w, h, rng.uniform(0, np.pi)))
+            for _try in range(50):
+                if size_px is not None:
+                    w, h = rng.uniform(*size_px, size=2)
+                else:
+                    w, h = rng.uniform(*size_range, size=2) * min(H, W)
+                cx, cy = rng.uniform(w / 2, W - w / 2), rng.uniform(h / 2, H - h / 2)
+                poly = _rotated_rect(cx, cy, w, h, rng.uniform(0, np.pi))
+                if not any(poly.distance(q) < 2 for q in placed):
+                    placed.append(poly)
+                    out.append(poly)
+                    break
         return out
 
     static = objects(int(rng.integers(n_static[0], n_static[1] + 1)))
@@ -68,13 +82,7 @@ def synth_change_pair(rng: np.random.Generator, H: int = 64, W: int = 64, bands:
     img1 = img1 + rng.normal(0, noise, img1.shape)
     img2 = img2 + rng.normal(0, noise, img2.shape)
     to8 = lambda a: np.clip(a, 1, 255).astype(np.uint8)  # 0 is reserved for nodata
-    new_kept = [p for p in new if not p.within(_union(static))] if static else new
-    return to8(img1), to8(img2), m_new.astype(np.uint8), new_kept
-
-
-def _union(polys):
-    from shapely.ops import unary_union
-    return unary_union(polys)
+    return to8(img1), to8(img2), m_new.astype(np.uint8), new
 
 
 @dataclass
@@ -109,7 +117,7 @@ def make_change_scene(out_dir: str, size: Tuple[int, int] = (384, 448), bands: i
     H, W = size
     n_new = max(4, H * W // 9000)
     img1, img2, label, polys = synth_change_pair(rng, H, W, bands, n_new=(n_new, n_new),
-                                                 n_static=(n_new // 2, n_new // 2), size_range=(0.04, 0.1))
+                                                 n_static=(n_new // 2, n_new // 2), size_px=(14, 40))
     if nodata_corner:  # a no-data wedge at the top-left of date 2 (e.g. a swath edge)
         yy, xx = np.mgrid[0:H, 0:W]
         wedge = (xx + yy) < min(H, W) // 5
