@@ -3,7 +3,8 @@
 Convention (as mmrotate 1.x ``le90``): a box is ``(cx, cy, w, h, angle)`` in pixel coordinates
 (x = column, y = row, y pointing down), ``angle`` in radians in ``[-pi/2, pi/2)``, ``w >= h`` (the width
 is the longer side) and the width direction is ``(cos(angle), sin(angle))``. Corners are returned in the
-mmrotate ``rbox2qbox`` order.
+mmrotate ``rbox2qbox`` order. With y pointing down a positive angle turns clockwise on screen, which is
+what mmcv's rotated ops call ``clockwise=True`` (their default; the tests check it against shapely).
 
 Rotated NMS runs :func:`mmcv.ops.nms_rotated` (compiled op). Over a whole scene it first splits the boxes
 into groups whose axis-aligned envelopes connect (an STRtree query), because boxes in different groups
@@ -11,7 +12,7 @@ cannot suppress each other; greedy NMS per group is therefore exactly global gre
 grows with the group sizes rather than quadratically with the scene.
 """
 import math
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 
