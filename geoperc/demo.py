@@ -26,7 +26,11 @@ def main(argv=None):
     p.add_argument('--config', default=DEFAULT_CONFIG, help='change-detection config to train')
     p.add_argument('--iters', type=int, default=None, help='training iterations (default: the config\'s)')
     p.add_argument('--tile', type=int, default=128, help='tiled-inference window size')
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch CPU threads (default 1: small models on a shared CPU are fastest single-threaded)')
     args = p.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
     t0 = time.time()
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)

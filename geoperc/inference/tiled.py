@@ -118,7 +118,7 @@ def _model_fingerprint(model) -> str:
         h.update(k.encode())
         t = v.detach().cpu().contiguous()
         h.update(str(t.dtype).encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b'')
     pre = getattr(model, 'data_preprocessor', None)
     for name in ('mean', 'std'):
         v = getattr(pre, name, None)

@@ -33,6 +33,7 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type=DefaultSampler, shuffle=True),
+    drop_last=True,  # BN needs > 1 sample; iteration-based training never sees a ragged batch
     collate_fn=dict(type=pseudo_collate),
     dataset=dict(type=S2LookingDataset, data_root=data_root, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
