@@ -30,6 +30,7 @@ train_pipeline = [
     dict(type=LoadChangeLabel, mapping=None),
     dict(type=MultiDateRandomFlip, prob=0.5, direction=['horizontal', 'vertical']),
     dict(type=MultiDateRandomRotate90, prob=0.5),
+    dict(type=MultiDatePhotoMetricDistortion),  # per date: pseudo-change augmentation
     dict(type=PackChangeInputs),
 ]
 train_dataloader.update(batch_size=8, num_workers=0, persistent_workers=False)

@@ -26,11 +26,13 @@ def _rotated_rect(cx, cy, w, h, angle):
     return Polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts])
 
 
-def _burn(polys, H, W):
+def _burn_ids(polys, H, W, first):
+    """(H, W) int32: ``first + i`` inside polygon i, 0 elsewhere."""
     from rasterio import features
     if not polys:
-        return np.zeros((H, W), np.uint8)
-    return features.rasterize([(p, 1) for p in polys], out_shape=(H, W), fill=0, dtype='uint8')
+        return np.zeros((H, W), np.int32)
+    return features.rasterize([(p, first + i) for i, p in enumerate(polys)], out_shape=(H, W), fill=0,
+                              dtype='int32')
 
 
 def synth_change_pair(rng: np.random.Generator, H: int = 64, W: int = 64, bands: int = 3,
@@ -45,7 +47,6 @@ def synth_change_pair(rng: np.random.Generator, H: int = 64, W: int = 64, bands:
     polygon is exactly one connected change region of the label: the reference polygons and the label
     raster agree object for object."""
     base = 60 + 120 * _smooth_noise(rng, H, W, bands, scale=max(4, H // 4))
-    roof = rng.uniform(170, 250, size=(bands, 1, 1)) if rng.random() < 0.5 else rng.uniform(10, 60, size=(bands, 1, 1))
     placed = []
 
     def objects(n):
@@ -66,18 +67,24 @@ def synth_change_pair(rng: np.random.Generator, H: int = 64, W: int = 64, bands:
 
     static = objects(int(rng.integers(n_static[0], n_static[1] + 1)))
     new = objects(int(rng.integers(n_new[0], n_new[1] + 1)))
-    m_static = _burn(static, H, W).astype(bool)
-    m_new = _burn(new, H, W).astype(bool) & ~m_static
-    img1 = base.copy()
-    img1[:, m_static] = roof.reshape(bands, 1)
+    # every object has its own roof colour (bright or dark), the same on both dates up to radiometry
+    roofs = [rng.uniform(170, 250, size=bands) if rng.random() < 0.5 else rng.uniform(10, 70, size=bands)
+             for _ in range(len(static) + len(new))]
+    ids_static = _burn_ids(static, H, W, 1)
+    ids_new = _burn_ids(new, H, W, len(static) + 1)
+    m_static = ids_static > 0
+    m_new = (ids_new > 0) & ~m_static
+    palette = np.stack([np.zeros(bands)] + roofs).T  # (bands, 1 + n): index 0 = background
     # date 2: seasonal gain/offset per band + illumination gradient + noise (pseudo-changes)
     gain = 1 + pseudo_change * rng.uniform(-0.25, 0.25, size=(bands, 1, 1))
     offset = pseudo_change * rng.uniform(-25, 25, size=(bands, 1, 1))
     yy, xx = np.mgrid[0:H, 0:W] / max(H, W)
     grad = 1 + pseudo_change * 0.15 * (rng.uniform(-1, 1) * xx + rng.uniform(-1, 1) * yy)
+    img1 = base.copy()
+    img1[:, m_static] = palette[:, ids_static[m_static]]
     img2 = base * gain * grad + offset
-    img2[:, m_static] = (roof * gain + offset).reshape(bands, 1)
-    img2[:, m_new] = (roof * gain + offset).reshape(bands, 1) * rng.uniform(0.9, 1.1)  # date-2 radiometry
+    img2[:, m_static] = (palette[:, ids_static[m_static]] * gain[:, :, 0] + offset[:, :, 0])
+    img2[:, m_new] = (palette[:, ids_new[m_new]] * gain[:, :, 0] + offset[:, :, 0]) * rng.uniform(0.9, 1.1)
     noise = 4 * pseudo_change
     img1 = img1 + rng.normal(0, noise, img1.shape)
     img2 = img2 + rng.normal(0, noise, img2.shape)
