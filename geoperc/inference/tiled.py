@@ -146,6 +146,8 @@ class _Pipe:
     def __init__(self):
         self.stop = threading.Event()
         self.errors: List[BaseException] = []
+        self.cpu: Dict[str, float] = {}  # CPU seconds per thread name (profiling the overlap)
+        self.model_wait = 0.0
 
     def fail(self, e: BaseException):
         self.errors.append(e)
@@ -170,12 +172,15 @@ class _Pipe:
 
     def thread(self, fn, *args, name=None) -> threading.Thread:
         def body():
+            t0 = time.thread_time()
             try:
                 fn(*args)
             except _Stop:
                 pass
             except BaseException as e:  # noqa: BLE001 - handed to the main thread
                 self.fail(e)
+            finally:
+                self.cpu[name] = time.thread_time() - t0
         t = threading.Thread(target=body, name=name, daemon=True)
         t.start()
         return t
@@ -413,8 +418,11 @@ class TiledInferencer:
             print_log(f'{vec or out}: {grid}, {len(tiles_run)} of {len(grid)} windows to run on rank 0 of '
                       f'{world}{resumed}', logger='current')
         try:
+            t0 = time.perf_counter()
             self._pipeline(pipe, stack, grid, batches, tiles_run, probe, row_file, writer,
                            blender if probe['mode'] == 'dense' else None, set(needed), n_cols)
+            stats['pipeline_s'] = time.perf_counter() - t0
+            stats.update({f'cpu_{k}_s': v for k, v in pipe.cpu.items()}, model_wait_s=pipe.model_wait)
             _barrier()
             if rank == 0:
                 if probe['mode'] == 'dense':
@@ -487,11 +495,14 @@ class TiledInferencer:
                     writer.write(arr, row_off=b * self.block)
                     self._next_row = b + 1
 
-        threads = [pipe.thread(reader, name='geoperc-read'), pipe.thread(merger, name='geoperc-merge'),
-                   pipe.thread(write, name='geoperc-write')]
+        threads = [pipe.thread(reader, name='read'), pipe.thread(merger, name='merge'),
+                   pipe.thread(write, name='write')]
         try:
+            wait = 0.0
             while True:
+                t0 = time.perf_counter()
                 item = pipe.get(q_in)
+                wait += time.perf_counter() - t0
                 if item is _END:
                     break
                 results = []
@@ -511,6 +522,7 @@ class TiledInferencer:
                 item['results'] = results
                 pipe.put(q_out, item)
             pipe.put(q_out, _END)
+            pipe.model_wait = wait  # wall seconds the model sat idle waiting for reads
             for t in threads:
                 while t.is_alive() and not pipe.stop.is_set():
                     t.join(0.1)
@@ -576,7 +588,9 @@ def infer_geotiff(model, inputs: Sequence[str], out: str, tile: int = 512, overl
 
     Returns:
         ``{'raster': path}`` or ``{'vector': path}``, and ``'stats'``: a dict of run statistics
-        (``tiles_total``, ``tiles_run``, ``rows_total``, ``rows_resumed``, ``mode``, ``grid``).
+        (``tiles_total``, ``tiles_run``, ``rows_total``, ``rows_resumed``, ``mode``, ``grid``, and timings:
+        ``pipeline_s`` wall seconds, ``cpu_{read,merge,write}_s`` CPU seconds of the helper threads,
+        ``model_wait_s`` wall seconds the model waited for reads).
 
     Raises:
         RasterError: an input is missing, not a raster, has no CRS, has the wrong band count, or dates do
