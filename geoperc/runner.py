@@ -90,7 +90,16 @@ def train(argv=None):
         cfg.load_from = args.resume
     runner = _build_runner(cfg)
     runner.train()
+    _finish_distributed()
     return runner
+
+
+def _finish_distributed():
+    """Tear the process group down before exit (gloo aborts at interpreter exit otherwise)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def test(argv=None):
@@ -109,6 +118,7 @@ def test(argv=None):
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    _finish_distributed()
     return metrics
 
 
