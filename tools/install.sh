@@ -15,7 +15,7 @@ MMCV_VERSION=2.1.0
 
 log() { printf '[install %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-stamp_key() { cat tools/install.sh setup.cfg 2>/dev/null | sha256sum | cut -c1-16; }
+stamp_key() { { cat tools/install.sh setup.cfg 2>/dev/null; echo "qgis=${GEOPERC_QGIS:-0}"; } | sha256sum | cut -c1-16; }
 STAMP=$VENV/.geoperc-installed
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_key)" ]; then

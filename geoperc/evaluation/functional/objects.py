@@ -15,18 +15,10 @@ import shapely
 
 
 def rbox_to_polygons(boxes) -> List:
-    """Rotated boxes ``(N, 5)`` = (cx, cy, w, h, angle in radians) -> shapely polygons.
-
-    Uses mmrotate's ``rbox2qbox`` corner convention (angle rotates the width axis from +x towards
-    +y), in whatever frame the boxes are given (pixel boxes give pixel polygons).
-    """
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
-    c, s = np.cos(b[:, 4]), np.sin(b[:, 4])
-    v1 = np.stack([b[:, 2] / 2 * c, b[:, 2] / 2 * s], 1)
-    v2 = np.stack([-b[:, 3] / 2 * s, b[:, 3] / 2 * c], 1)
-    ctr = b[:, :2]
-    corners = np.stack([ctr + v1 + v2, ctr + v1 - v2, ctr - v1 - v2, ctr - v1 + v2], 1)  # (N, 4, 2)
-    return list(shapely.polygons(corners))
+    """Rotated boxes ``(N, 5)`` = (cx, cy, w, h, angle in radians, le90) -> list of shapely polygons, in
+    whatever frame the boxes are given (pixel boxes give pixel polygons); see :mod:`geoperc.ops.rotated`."""
+    from geoperc.ops.rotated import rbox_to_polygons as _to_polygons
+    return list(_to_polygons(boxes))
 
 
 def pairwise_iou(pred: Sequence, ref: Sequence, pred_classes: Optional[Sequence[int]] = None,
