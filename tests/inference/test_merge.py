@@ -86,6 +86,13 @@ def test_scores_to_output():
     lab = scores_to_output(s, 'labels')
     assert lab.dtype == np.uint8 and lab.tolist() == [[[1, 255]]]
     assert scores_to_output(s, 'probs') is s
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 4, (5, 30, 40)).astype(np.float32)   # many ties
+    s[:, 3:6, 7:9] = np.nan
+    s[2, 10, 10] = np.nan                                     # NaN in one channel only: invalid too
+    ref = np.argmax(np.where(np.isnan(s), -np.inf, s), axis=0).astype(np.uint8)
+    ref[np.isnan(s).any(0)] = 255
+    np.testing.assert_array_equal(scores_to_output(s, 'labels')[0], ref)
 
 
 def test_shift_boxes_drops_outside_and_invalid():
