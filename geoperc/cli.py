@@ -4,6 +4,7 @@
     geoperc test CONFIG CHECKPOINT [...]
     geoperc infer CONFIG CHECKPOINT INPUT [INPUT2] --out OUT [...]   (tiled GeoTIFF inference)
     geoperc eval-scene --pred PRED.tif --ref REF --out DIR [...]     (QGIS-exported scene evaluation)
+    geoperc overlay BEFORE.tif AFTER.tif MASK.tif [--reference LABEL.tif] --out QUICKLOOK.png
     geoperc demo [--out DIR]
 """
 import importlib
@@ -14,6 +15,7 @@ COMMANDS = {
     'test': ('geoperc.runner', 'test'),
     'infer': ('geoperc.inference.cli', 'main'),
     'eval-scene': ('geoperc.evaluation.scene', 'main'),
+    'overlay': ('geoperc.visualization.change', 'main'),
     'demo': ('geoperc.demo', 'main'),
 }
 

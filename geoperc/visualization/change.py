@@ -68,3 +68,26 @@ def change_overlay_from_files(before: str, after: str, pred: str, out_png: str,
     p, vp = read_overview(pred, max_size, (1,))
     ref = read_overview(reference, max_size, (1,))[0][0] if reference else None
     return change_overlay(a, b, p[0], out_png, ref, va & vb & vp)
+
+
+def main(argv=None):
+    """``geoperc overlay`` / ``tools/change_overlay.py``: quick-look PNG of a change result."""
+    import argparse
+    p = argparse.ArgumentParser(prog='geoperc overlay', description='before | after | prediction | reference '
+                                'PNG of a change-detection result (GeoTIFFs of any size, read decimated)')
+    p.add_argument('before', help='date-1 GeoTIFF')
+    p.add_argument('after', help='date-2 GeoTIFF')
+    p.add_argument('pred', help='change mask GeoTIFF (1 = change), e.g. from tools/infer_geotiff.py')
+    p.add_argument('--reference', help='reference label GeoTIFF on the same grid (1 = change)')
+    p.add_argument('--bands', default='1,2,3', help='1-based bands shown as RGB (default 1,2,3)')
+    p.add_argument('--max-size', type=int, default=1024, help='longer side of each panel in pixels')
+    p.add_argument('--out', required=True, help='output PNG')
+    args = p.parse_args(argv)
+    for f in (args.before, args.after, args.pred, args.reference):
+        if f and not os.path.isfile(f):
+            raise SystemExit(f'error: {f}: file not found')
+    bands = tuple(int(b) for b in args.bands.split(','))
+    out = change_overlay_from_files(args.before, args.after, args.pred, args.out, args.reference,
+                                    args.max_size, bands)
+    print(out)
+    return 0

@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""Quick-look PNG of a change result: before | after | prediction | reference (same as `geoperc overlay`)."""
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from geoperc.visualization.change import main  # noqa: E402
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
