@@ -61,7 +61,7 @@ def _init_dist(launcher: str, device: str):
         dist.init_process_group(backend='gloo')
 
 
-def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = 'geoperc infer') -> int:
     """Parse ``argv``, run tiled inference; returns the exit code (0 ok, 2 user error)."""
     args = build_parser(prog).parse_args(argv)
     from geoperc.engine.checkpoint import trust_checkpoints
