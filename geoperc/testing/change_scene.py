@@ -6,7 +6,7 @@ pseudo-changes a change detector must ignore. Some objects exist on both dates (
 """
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
