@@ -52,6 +52,10 @@ def test_config_builds_and_runs(path, tmp_path):
         ev = cfg.val_evaluator
         assert isinstance(ev.get('type') if isinstance(ev, dict) else ev[0]['type'], type)
     assert isinstance(cfg.train_dataloader.dataset.type, type), 'dataset type must be a class'
+    # checkpoints must load with weights_only=True (default_runtime's SafeCheckpointHook)
+    from geoperc.engine.hooks import SafeCheckpointHook
+    assert any(h.get('type') in (SafeCheckpointHook, 'SafeCheckpointHook') for h in cfg.get('custom_hooks', [])), \
+        f'{_ids(path)}: no SafeCheckpointHook (inherit configs/_base_/default_runtime.py)'
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)

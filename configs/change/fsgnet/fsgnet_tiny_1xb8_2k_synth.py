@@ -3,6 +3,11 @@
 #   python -c "from geoperc.testing import make_change_scene; make_change_scene('data/synth_change')"
 # tests/models/test_learning.py trains this model to change-F1 >= 0.9 on generated pairs.
 from mmdet.models.backbones import ResNet
+from mmengine.config import read_base
+
+with read_base():  # runtime shared by every config: SafeCheckpointHook, env, visualiser, log processor
+    from ..._base_.default_runtime import *  # noqa: F401,F403
+
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.hooks import CheckpointHook, IterTimerHook, LoggerHook, ParamSchedulerHook
 from mmengine.optim import LinearLR, OptimWrapper, PolyLR
@@ -17,7 +22,6 @@ from geoperc.models.change import FSGNet
 from geoperc.models.data_preprocessors import GeoDataPreprocessor
 from geoperc.models.losses import BCEDiceLoss
 
-default_scope = 'geoperc'
 bands = 4
 model = dict(
     type=FSGNet,
