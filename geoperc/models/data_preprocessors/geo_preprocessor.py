@@ -4,8 +4,9 @@ No RGB/BGR assumption: ``mean``/``std`` have one value per band (any band count)
 date. Inputs arrive as a list of tensors, each ``(T, C, H, W)`` (multi-date) or ``(C, H, W)`` (one
 date); the batch leaves as ``(B, T, C, H, W)`` or ``(B, C, H, W)`` float32.
 
-Nodata: a pixel is *invalid* when, on any date, all its bands equal the sample's ``nodata`` metainfo,
-or when the dataset already marked it in ``valid_mask``. Invalid pixels are set to the band mean (0 after
+Nodata: a pixel is *invalid* when, on any date, all its bands equal the sample's ``nodata`` metainfo
+(NaN nodata included), or when the dataset already marked it in ``valid_mask``. A single non-finite band
+of an otherwise valid pixel is set to the band mean. Invalid pixels are set to the band mean (0 after
 normalisation), their reference (``gt_sem_seg``) is set to ``ignore_index`` so they never count in the
 loss, and ``valid_mask`` is kept on the data sample so predictions there become nodata.
 
@@ -49,7 +50,8 @@ class GeoDataPreprocessor(BaseDataPreprocessor):
         nodata = sample.metainfo.get('nodata') if sample is not None else None
         if nodata is not None:
             per_date = img if img.dim() == 4 else img[None]  # (T, C, H, W)
-            valid &= ~(per_date == nodata).all(dim=1).any(dim=0)
+            hit = torch.isnan(per_date) if nodata != nodata else per_date == nodata  # NaN nodata
+            valid &= ~hit.all(dim=1).any(dim=0)
         if sample is not None and 'valid_mask' in sample:
             valid &= sample.valid_mask.data.to(img.device).reshape(H, W).bool()
         return valid
@@ -77,7 +79,8 @@ class GeoDataPreprocessor(BaseDataPreprocessor):
                     raise ValueError(f'{src}: input has {C} bands but the data preprocessor has '
                                      f'{self.mean.numel()} mean/std values')
                 x = (x - self.mean.view(C, 1, 1)) / self.std.view(C, 1, 1)
-                x = torch.where(valid, x, torch.zeros((), device=x.device))
+                # invalid pixels, and single NaN bands of valid ones, become the band mean (0)
+                x = torch.where(valid & torch.isfinite(x), x, torch.zeros((), device=x.device))
             h, w = x.shape[-2:]
             pad = (0, Wp - w, 0, Hp - h)
             if Hp != h or Wp != w:
