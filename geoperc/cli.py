@@ -5,7 +5,8 @@
     geoperc infer CONFIG CHECKPOINT INPUT [INPUT2] --out OUT [...]   (tiled GeoTIFF inference)
     geoperc eval-scene --pred PRED.tif --ref REF --out DIR [...]     (QGIS-exported scene evaluation)
     geoperc overlay BEFORE.tif AFTER.tif MASK.tif [--reference LABEL.tif] --out QUICKLOOK.png
-    geoperc demo [--out DIR]
+    geoperc demo [--task change|detection|mutdet|occupancy|depth] [--out DIR]
+    geoperc convert FAMILY OFFICIAL_CKPT OUT.pth                      (official checkpoints -> geoperc)
 """
 import importlib
 import sys
@@ -17,6 +18,7 @@ COMMANDS = {
     'eval-scene': ('geoperc.evaluation.scene', 'main'),
     'overlay': ('geoperc.visualization.change', 'main'),
     'demo': ('geoperc.demo', 'main'),
+    'convert': ('geoperc.models.convert', 'main'),
 }
 
 
