@@ -1,4 +1,7 @@
-"""``geoperc <command> ...``: one console command for every tool.
+"""``geoperc <command> ...``: one console command for every tool (``geoperc --version``).
+
+Each command's argument parsing lives in ``geoperc/cli/<command>.py`` and runs under
+:func:`geoperc.cli.common.run` (user errors: one line, exit 2).
 
     geoperc train CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--launcher ...] [--cfg-options k=v]
     geoperc test CONFIG CHECKPOINT [...]
@@ -10,6 +13,8 @@
 """
 import importlib
 import sys
+
+from geoperc.cli.common import run
 
 COMMANDS = {
     'train': ('geoperc.runner', 'train'),
@@ -24,15 +29,19 @@ COMMANDS = {
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ('-h', '--help') or argv[0] not in COMMANDS:
-        print(__doc__.strip())
-        if argv and argv[0] not in ('-h', '--help'):
-            print(f'\nerror: unknown command {argv[0]!r}', file=sys.stderr)
-            return 2
+    if argv and argv[0] == '--version':
+        from geoperc import __version__
+        print(f'geoperc {__version__}')
         return 0
+    if not argv or argv[0] in ('-h', '--help') or argv[0] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stdout if argv else sys.stderr)
+        if argv and argv[0] in ('-h', '--help'):
+            return 0
+        if argv:
+            print(f'\nerror: unknown command {argv[0]!r}', file=sys.stderr)
+        return 2
     module, func = COMMANDS[argv[0]]
-    out = getattr(importlib.import_module(module), func)(argv[1:])
-    return out if isinstance(out, int) else 0
+    return run(getattr(importlib.import_module(module), func), argv[1:], prog=f'geoperc {argv[0]}')
 
 
 if __name__ == '__main__':
