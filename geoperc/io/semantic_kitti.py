@@ -47,7 +47,9 @@ __all__ = ['VOXEL_DIMS', 'VOXEL_SIZE', 'VOXEL_ORIGIN', 'SPLIT_SEQUENCES', 'SSC_C
            'read_voxel_bits', 'write_voxel_bits', 'read_voxel_label', 'write_voxel_label',
            'read_ssc_target', 'write_prediction_label', 'read_calib', 'write_calib', 'read_poses',
            'write_poses', 'poses_to_lidar', 'read_vanishing_points', 'lookup_vanishing_point',
-           'voxel_centers', 'find_sequences_root']
+           'voxel_centers', 'find_sequences_root', 'downsample_label', 'write_vanishing_points',
+           'vp_json_key', 'write_submission_zip', 'KITTI360_SPLIT_SEQUENCES', 'KITTI360_CLASSES',
+           'kitti360_calib']
 
 VOXEL_DIMS: Tuple[int, int, int] = (256, 256, 32)
 VOXEL_SIZE: float = 0.2
@@ -387,3 +389,102 @@ def find_sequences_root(data_root: str) -> str:
             return cand
     raise FileNotFoundError(f'no sequences/ (or dataset/sequences/) folder under {data_root}')
 
+
+
+# --- down-sampled targets, VP files, benchmark submission ---------------------------------------------
+def downsample_label(label: np.ndarray, scale: int = 2, num_classes: int = 256, empty_ratio: float = 0.95
+                     ) -> np.ndarray:
+    """Down-sample an SSC target by ``scale`` per axis with the MonoScene / VoxFormer majority rule.
+
+    For every ``scale^3`` block: if its empty (0) plus invalid (255) voxels exceed ``empty_ratio *
+    scale^3``, the block becomes 0 when empties outnumber invalids and 255 otherwise; else it takes the most
+    frequent class among its occupied valid voxels (ties -> the smallest id, as ``argmax(bincount)``).
+    Vectorised over all blocks.
+    """
+    lab = np.asarray(label)
+    if scale == 1:
+        return lab.astype(np.uint8, copy=True)
+    if any(s % scale for s in lab.shape):
+        raise ValueError(f'grid {lab.shape} is not divisible by {scale}')
+    X, Y, Z = (s // scale for s in lab.shape)
+    blocks = lab.reshape(X, scale, Y, scale, Z, scale).transpose(0, 2, 4, 1, 3, 5).reshape(-1, scale ** 3)
+    blocks = blocks.astype(np.int64)
+    n_empty = (blocks == 0).sum(1)
+    n_inv = (blocks == 255).sum(1)
+    occ = (blocks > 0) & (blocks < 255)
+    C = int(max(num_classes, blocks[occ].max() + 1 if occ.any() else 1))
+    counts = np.zeros((len(blocks), C), np.int32)
+    rows = np.broadcast_to(np.arange(len(blocks))[:, None], blocks.shape)
+    np.add.at(counts, (rows[occ], blocks[occ]), 1)
+    major = counts.argmax(1)
+    mostly_free = (n_empty + n_inv) > empty_ratio * scale ** 3
+    out = np.where(mostly_free, np.where(n_empty > n_inv, 0, 255), major)
+    return out.reshape(X, Y, Z).astype(np.uint8)
+
+
+def vp_json_key(sequence: str, frame_id: str, camera: str = 'image_2', dataset: str = 'semantic_kitti') -> str:
+    """The key VPOcc's JSON uses for a frame: ``SemanticKITTI/dataset/sequences/XX/image_2/NNNNNN.png`` or
+    ``KITTI-360/<drive>/image_00/NNNNNNNNNN.png``."""
+    if dataset == 'kitti360':
+        return f'KITTI-360/{sequence}/{camera}/{frame_id}.png'
+    return f'SemanticKITTI/dataset/sequences/{sequence}/{camera}/{frame_id}.png'
+
+
+def write_vanishing_points(path: str, vps: Dict[str, Sequence[float]]) -> None:
+    """Write a VPOcc ``seq_XX.json`` (``{key: [[x, y]]}``, the released format) atomically."""
+    out = {k: [[float(v[0]), float(v[1])]] for k, v in vps.items()}
+    d = osp.dirname(osp.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = osp.join(d, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(out, f)
+    os.replace(tmp, path)
+
+
+def write_submission_zip(path: str, predictions: Dict[Tuple[str, str], np.ndarray],
+                         learning_map_inv: Optional[Dict[int, int]] = None, description: Optional[str] = None
+                         ) -> str:
+    """Zip test-set SSC predictions as the SemanticKITTI benchmark server expects:
+    ``sequences/XX/predictions/NNNNNN.label`` (uint16 raw ids via ``learning_map_inv``) and, when given,
+    ``description.txt``. ``predictions``: ``{(sequence, frame_id): (256, 256, 32) learning ids}``."""
+    import tempfile
+    import zipfile
+    d = osp.dirname(osp.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = osp.join(d, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    with tempfile.TemporaryDirectory() as td, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as zf:
+        for (seq, fid), pred in sorted(predictions.items()):
+            f = osp.join(td, f'{seq}_{fid}.label')
+            write_prediction_label(f, pred, learning_map_inv)
+            zf.write(f, f'sequences/{seq}/predictions/{fid}.label')
+        if description:
+            zf.writestr('description.txt', description)
+    os.replace(tmp, path)
+    return path
+
+
+# --- SSCBench-KITTI-360 ----------------------------------------------------------------------------------
+#: SSCBench-KITTI-360 splits (drives), as in the official VPOcc / Symphonies dataset
+KITTI360_SPLIT_SEQUENCES: Dict[str, Tuple[str, ...]] = {
+    'train': ('2013_05_28_drive_0004_sync', '2013_05_28_drive_0000_sync', '2013_05_28_drive_0010_sync',
+              '2013_05_28_drive_0002_sync', '2013_05_28_drive_0003_sync', '2013_05_28_drive_0005_sync',
+              '2013_05_28_drive_0007_sync'),
+    'val': ('2013_05_28_drive_0006_sync',),
+    'test': ('2013_05_28_drive_0009_sync',),
+}
+#: the 19 SSCBench-KITTI-360 classes (0 = empty)
+KITTI360_CLASSES: Tuple[str, ...] = (
+    'empty', 'car', 'bicycle', 'motorcycle', 'truck', 'other-vehicle', 'person', 'road', 'parking', 'sidewalk',
+    'other-ground', 'building', 'fence', 'vegetation', 'terrain', 'pole', 'traffic-sign', 'other-structure',
+    'other-object')
+
+
+def kitti360_calib() -> Dict[str, np.ndarray]:
+    """The fixed SSCBench-KITTI-360 calibration (``image_00`` rectified): ``P2`` (3, 4) and ``Tr``
+    (velodyne -> camera, 4x4, the inverse of the published cam-to-velo matrix)."""
+    P = np.array([[552.554261, 0.0, 682.049453, 0.0], [0.0, 552.554261, 238.769549, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    c2v = np.eye(4)
+    c2v[:3] = [[0.04307104361, -0.08829286498, 0.995162929, 0.8043914418],
+               [-0.999004371, 0.007784614041, 0.04392796942, 0.2993489574],
+               [-0.01162548558, -0.9960641394, -0.08786966659, -0.1770225824]]
+    return dict(P2=P, Tr=np.linalg.inv(c2v))
