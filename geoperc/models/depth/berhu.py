@@ -35,7 +35,7 @@ def berhu_loss(pred: Tensor, target: Tensor, mask: Tensor, weight: Optional[Tens
     diff = target - pred
     ad = diff.abs()
     ref = ad if c_from == 'all' else ad[m > 0]
-    c = max(float(ref.max()) * threshold if ref.numel() else 0.0, eps)
+    c = max(float(ref.detach().max()) * threshold if ref.numel() else 0.0, eps)
     loss = torch.where(ad <= c, ad, (diff * diff + c * c) / (2 * c))
     B = pred.shape[0]
     loss = loss * m if weight is None else loss * m * weight
