@@ -9,3 +9,7 @@ from .photometric import MultiDatePhotoMetricDistortion
 __all__ = ['BaseTransform', 'LoadMultiDateImages', 'LoadChangeLabel', 'MultiDateRandomCrop',
            'MultiDateRandomFlip', 'MultiDateRandomRotate', 'MultiDateRandomRotate90', 'MultiDateResize',
            'MultiDatePhotoMetricDistortion', 'PackChangeInputs']
+from .pano import (PackPanoDepthInputs, PanoRandomChannelPermute, PanoRandomFlip, PanoRandomGamma,  # noqa: E402
+                   PanoRandomYawRoll, PanoResize)
+__all__ += ['PanoResize', 'PanoRandomFlip', 'PanoRandomYawRoll', 'PanoRandomChannelPermute', 'PanoRandomGamma',
+            'PackPanoDepthInputs']
