@@ -252,3 +252,81 @@ def write_dior_r(root: str, splits: Optional[Dict[str, int]] = None, size: int =
 
 __all__ = ['SK_RAW_TO_TARGET', 'write_semantic_kitti', 'write_stanford2d3d', 'write_pano_split_list',
            'write_dota', 'write_dior_r']
+
+
+# --- a generated 360-degree room for monocular depth (OmniFusion demo / learning tests) ------------------
+_WALL_BGR = ((60, 90, 200), (80, 170, 90), (190, 120, 60), (60, 180, 200))
+
+
+def render_box_room_pano(size: Tuple[int, int] = (64, 128), seed: int = 0, missing: float = 0.01,
+                         room: Optional[Dict[str, float]] = None) -> Tuple[np.ndarray, np.ndarray, dict]:
+    """Ray-cast a textured box room seen from a camera inside it onto an equirectangular panorama.
+
+    The camera frame is that of :mod:`geoperc.io.equirect` (x right, y forward, z down; the ERP grid with
+    ``align_corners=True``). The room is ``[-left, right] x [-back, front] x [-up, down]`` around the
+    camera, drawn from ``seed`` unless ``room`` gives those six distances (metres). Walls carry a 0.5 m
+    checker in one of four colours, the floor 0.3 m planks, the ceiling is plain; everything is shaded by
+    the incidence angle. Depth is the distance along the ray (Stanford2D3D's convention); a fraction
+    ``missing`` of the pixels has no depth (0).
+
+    Returns:
+        ``(image (H, W, 3) uint8 BGR, depth (H, W) float32 metres, room dict)``.
+    """
+    from geoperc.io.equirect import erp_xyz
+    H, W = size
+    rng = np.random.default_rng(seed)
+    if room is None:
+        w, d, h = rng.uniform(2.5, 6.0), rng.uniform(2.5, 7.0), rng.uniform(2.4, 3.2)
+        cam_h = rng.uniform(1.2, 1.7)
+        fx, fy = rng.uniform(0.25, 0.75), rng.uniform(0.25, 0.75)
+        room = dict(left=w * fx, right=w * (1 - fx), back=d * fy, front=d * (1 - fy), up=h - cam_h, down=cam_h)
+    rays = erp_xyz(H, W, True).numpy().astype(np.float64)  # (3, H, W)
+    lo = np.array([-room['left'], -room['back'], -room['up']])[:, None, None]
+    hi = np.array([room['right'], room['front'], room['down']])[:, None, None]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t_axis = np.where(rays > 1e-12, hi / rays, np.where(rays < -1e-12, lo / rays, np.inf))
+    axis = t_axis.argmin(0)
+    t = t_axis.min(0)
+    p = rays * t  # hit points (3, H, W)
+    img = np.zeros((H, W, 3), np.float64)
+    for a in range(3):
+        for side in (0, 1):
+            m = (axis == a) & ((rays[a] > 0) == bool(side))
+            if not m.any():
+                continue
+            u, v = [p[b][m] for b in range(3) if b != a]
+            if a == 2 and side == 1:  # floor: planks along x
+                col = np.array([40, 80, 130]) * (0.75 + 0.25 * (np.floor(u / 0.3) % 2))[:, None]
+            elif a == 2:  # ceiling
+                col = np.tile([225.0, 225.0, 225.0], (m.sum(), 1))
+            else:  # walls: checker
+                base = np.array(_WALL_BGR[2 * a + side], np.float64)
+                chk = (np.floor(u / 0.5) + np.floor(v / 0.5)) % 2
+                col = base * (0.6 + 0.4 * chk)[:, None]
+            img[m] = col * (0.45 + 0.55 * np.abs(rays[a][m]))[:, None]
+    img += rng.normal(0, 3, img.shape)
+    depth = t.astype(np.float32)
+    depth[rng.random((H, W)) < missing] = 0.0
+    return np.clip(img, 0, 255).astype(np.uint8), depth, room
+
+
+def write_box_rooms_stanford2d3d(root: str, areas: Sequence[str] = ('area_1', 'area_5a'), per_area: int = 4,
+                                 size: Tuple[int, int] = (64, 128), seed: int = 0) -> Dict[str, np.ndarray]:
+    """:func:`render_box_room_pano` rooms written in the Stanford2D3D release layout
+    (``area_*/pano/{rgb,depth}``, 16-bit depth PNG in 1/512 m, 65535 = missing). Returns ``{depth_path:
+    depth in metres as stored (quantised to 1/512 m, 0 = missing)}``."""
+    truth = {}
+    k = 0
+    for area in areas:
+        for i in range(per_area):
+            img, depth, _ = render_box_room_pano(size, seed=seed * 10007 + k)
+            k += 1
+            stem = f'camera_{seed:04d}{k:012x}_room_{i + 1}_frame_equirectangular_domain'
+            _imwrite(osp.join(root, area, 'pano', 'rgb', stem + '_rgb.png'), img)
+            dpath = osp.join(root, area, 'pano', 'depth', stem + '_depth.png')
+            write_pano_depth_png(dpath, depth, 1.0 / 512, 65535)
+            truth[dpath] = np.where(depth > 0, np.round(depth * 512) / 512, 0).astype(np.float32)
+    return truth
+
+
+__all__ += ['render_box_room_pano', 'write_box_rooms_stanford2d3d']
