@@ -254,6 +254,158 @@ __all__ = ['SK_RAW_TO_TARGET', 'write_semantic_kitti', 'write_stanford2d3d', 'wr
            'write_dota', 'write_dior_r']
 
 
+# --- a generated street scene for camera-based SSC (VPOcc demo / learning tests) ------------------------
+_STREET_RAW = dict(road=40, sidewalk=48, terrain=72, building=50, car=10, vegetation=70)
+_STREET_RGB = dict(road=(70, 70, 80), sidewalk=(200, 160, 200), terrain=(120, 200, 110), building=(180, 120, 60),
+                   car=(220, 40, 40), vegetation=(30, 140, 30), sky=(150, 190, 235))
+
+
+def render_street_scene(raw: np.ndarray, voxel_size: float, origin, K: np.ndarray, Tr: np.ndarray,
+                        image_size: Tuple[int, int], step: float = None, max_range: float = 60.0, seed: int = 0):
+    """Ray-cast a raw-id voxel grid (plus an endless road plane at the grid's ground level) into a
+    camera: returns ``(image (H, W, 3) uint8 BGR, depth (H, W) float32 metres along the optical axis)``."""
+    H, W = image_size
+    rng = np.random.default_rng(seed)
+    step = step or voxel_size / 4
+    ys, xs = np.meshgrid(np.arange(H) + 0.5, np.arange(W) + 0.5, indexing='ij')
+    rays_cam = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1], np.ones_like(xs)], -1).reshape(-1, 3)
+    c2v = np.linalg.inv(Tr)
+    rays = rays_cam @ c2v[:3, :3].T  # LiDAR-frame directions with unit camera-z
+    cam_o = c2v[:3, 3]
+    dims = np.array(raw.shape)
+    ts = np.arange(step, max_range, step)
+    hit_t = np.full(len(rays), np.inf)
+    hit_id = np.zeros(len(rays), np.int64)
+    for t in ts:  # march all rays together
+        todo = ~np.isfinite(hit_t)
+        if not todo.any():
+            break
+        p = cam_o + rays[todo] * t
+        idx = np.floor((p - np.asarray(origin)) / voxel_size).astype(np.int64)
+        inside = np.all((idx >= 0) & (idx < dims), 1)
+        lab = np.zeros(len(p), np.int64)
+        lab[inside] = raw[idx[inside, 0], idx[inside, 1], idx[inside, 2]]
+        ground = (~inside) & (p[:, 2] <= origin[2] + voxel_size)  # the road goes on beyond the grid
+        lab[ground] = _STREET_RAW['road']
+        hit = lab > 0
+        sel = np.flatnonzero(todo)[hit]
+        hit_t[sel] = t
+        hit_id[sel] = lab[hit]
+    by_raw = {v: _STREET_RGB[k] for k, v in _STREET_RAW.items()}
+    img = np.tile(np.array(_STREET_RGB['sky'], np.float64), (len(rays), 1))
+    for rid, rgb in by_raw.items():
+        m = hit_id == rid
+        shade = np.clip(1.1 - hit_t[m] / max_range, 0.35, 1.0)[:, None]
+        img[m] = np.asarray(rgb, np.float64) * shade
+    img += rng.normal(0, 6, img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8).reshape(H, W, 3)[..., ::-1]
+    depth = np.where(np.isfinite(hit_t), hit_t, 0.0).astype(np.float32).reshape(H, W)
+    return np.ascontiguousarray(img), depth
+
+
+def street_scene_labels(grid_shape: Sequence[int], voxel_size: float, origin, rng) -> np.ndarray:
+    """Raw SemanticKITTI ids of a random street: road / sidewalk / terrain ground layer, buildings on both
+    sides, cars on the road, trees; empty above."""
+    X, Y, Z = grid_shape
+    raw = np.zeros((X, Y, Z), np.uint16)
+    yc = origin[1] + (np.arange(Y) + 0.5) * voxel_size  # lateral metres
+    road_half = rng.uniform(3.0, 5.0)
+    side = road_half + 2.0
+    ground = np.where(np.abs(yc) < road_half, _STREET_RAW['road'],
+                      np.where(np.abs(yc) < side, _STREET_RAW['sidewalk'], _STREET_RAW['terrain']))
+    raw[:, :, 0] = ground[None, :]
+    vox = lambda m: max(1, int(round(m / voxel_size)))  # noqa: E731
+    for sgn in (-1, 1):  # building rows
+        x = vox(rng.uniform(0, 4))
+        while x < X:
+            length, height = vox(rng.uniform(6, 14)), min(Z, vox(rng.uniform(3, 6.4)))
+            y0 = np.argmin(np.abs(yc - sgn * (side + rng.uniform(1.5, 4))))
+            depth = vox(rng.uniform(4, 8))
+            ys = slice(y0, min(Y, y0 + depth)) if sgn > 0 else slice(max(0, y0 - depth + 1), y0 + 1)
+            raw[x:x + length, ys, 1:height] = _STREET_RAW['building']
+            x += length + vox(rng.uniform(2, 6))
+    for _ in range(rng.integers(1, 4)):  # cars on the road
+        x0 = vox(rng.uniform(4, X * voxel_size - 6))
+        lane = rng.choice([-1, 1]) * road_half / 2
+        y0 = int(np.argmin(np.abs(yc - lane)))
+        raw[x0:x0 + vox(4.0), max(0, y0 - vox(0.9)):y0 + vox(0.9) + 1, 1:1 + vox(1.5)] = _STREET_RAW['car']
+    for _ in range(rng.integers(2, 5)):  # trees on the terrain / sidewalk edge
+        x0 = vox(rng.uniform(0, X * voxel_size - 2))
+        y0 = int(np.argmin(np.abs(yc - rng.choice([-1, 1]) * (side + 0.5))))
+        raw[x0:x0 + vox(1.6), max(0, y0 - 1):y0 + 1, 1:min(Z, 1 + vox(3.0))] = _STREET_RAW['vegetation']
+    return raw
+
+
+def write_ssc_street(root: str, sequences: Dict[str, int] = None, grid_shape: Sequence[int] = (32, 32, 8),
+                     voxel_size: float = 0.8, image_size: Tuple[int, int] = (48, 160), seed: int = 0) -> dict:
+    """Write generated street scenes in the SemanticKITTI SSC layout, plus VoxFormer-style depth and VPOcc
+    vanishing points, for camera-based SSC.
+
+    Layout: ``root/sequences/XX/{image_2/*.png, calib.txt, poses.txt, voxels/*.bin|.label|.invalid|.occluded}``,
+    ``root/depth/sequences/XX/*.npy`` (rendered depth, metres), ``root/vanishing_points/seq_XX.json``. Every
+    frame is voxelised (the release voxelises every 5th; ``sequences`` gives frame counts). The camera
+    is KITTI's (``Tr`` and ``P2`` scaled to ``image_size``); voxels outside the camera frustum are
+    ``.invalid`` (never observed). The VP of the road direction is exact: ``K R e_x`` projected.
+
+    Returns ``dict(targets={(seq, frame): target}, vps={...}, depth_root, vp_root, K, Tr, grid_shape,
+    voxel_size, voxel_origin)``.
+    """
+    from geoperc.io.semantic_kitti import (completion_remap_lut, default_label_config, vp_json_key,
+                                           write_vanishing_points)
+    rng = np.random.default_rng(seed)
+    sequences = sequences or {'00': 20}
+    H, W = image_size
+    origin = (0.0, -grid_shape[1] * voxel_size / 2, -2.0)
+    s = W / 1220.0
+    K = np.array([[707.0912 * s, 0, W / 2], [0, 707.0912 * s, H * 183.1104 / 370.0], [0, 0, 1]])
+    Tr = np.eye(4)
+    Tr[:3] = [[-0.001857739, -0.9999659, -0.008039975, -0.004784029],
+              [-0.006481465, 0.008051860, -0.9999466, -0.07337429],
+              [0.9999773, -0.001805528, -0.006496203, -0.3339968]]
+    P2 = np.c_[K, np.zeros(3)]
+    d = K @ Tr[:3, 0]
+    vp = d[:2] / d[2]
+    lut = completion_remap_lut(default_label_config().learning_map)
+    # frustum mask of the voxel centres -> invalid outside
+    from geoperc.io.semantic_kitti import voxel_centers
+    ctr = voxel_centers(grid_shape, voxel_size, origin).reshape(-1, 3).astype(np.float64)
+    cam = ctr @ Tr[:3, :3].T + Tr[:3, 3]
+    uv = cam @ K.T
+    with np.errstate(divide='ignore', invalid='ignore'):
+        px = uv[:, :2] / uv[:, 2:3]
+    in_view = ((cam[:, 2] > 0) & (px[:, 0] >= 0) & (px[:, 0] < W) & (px[:, 1] >= 0) & (px[:, 1] < H))
+    invalid = (~in_view).reshape(grid_shape).astype(np.uint8)
+    truth = dict(targets={}, vps={}, K=K, Tr=Tr, grid_shape=tuple(grid_shape), voxel_size=voxel_size,
+                 voxel_origin=origin, depth_root=osp.join(root, 'depth'), vp_root=osp.join(root, 'vanishing_points'))
+    for seq, n in sequences.items():
+        sdir = osp.join(root, 'sequences', seq)
+        write_calib(osp.join(sdir, 'calib.txt'), dict(P0=P2, P1=P2, P2=P2, P3=P2, Tr=Tr))
+        poses = np.tile(np.eye(4), (n, 1, 1))
+        poses[:, 2, 3] = np.arange(n) * 1.0
+        write_poses(osp.join(sdir, 'poses.txt'), poses)
+        vps = {}
+        for f in range(n):
+            fid = f'{f:06d}'
+            raw = street_scene_labels(grid_shape, voxel_size, origin, rng)
+            img, depth = render_street_scene(raw, voxel_size, origin, K, Tr, image_size, seed=int(rng.integers(1e9)))
+            _imwrite(osp.join(sdir, 'image_2', fid + '.png'), img)
+            dpath = osp.join(root, 'depth', 'sequences', seq, fid + '.npy')
+            os.makedirs(osp.dirname(dpath), exist_ok=True)
+            np.save(dpath, depth)
+            vps[vp_json_key(seq, fid)] = vp
+            truth['vps'][(seq, fid)] = vp.copy()
+            vdir = osp.join(sdir, 'voxels')
+            target = lut[raw]
+            target[invalid == 1] = 255
+            write_voxel_bits(osp.join(vdir, fid + '.bin'), ((target > 0) & (target < 255)).astype(np.uint8))
+            write_voxel_label(osp.join(vdir, fid + '.label'), raw)
+            write_voxel_bits(osp.join(vdir, fid + '.invalid'), invalid)
+            write_voxel_bits(osp.join(vdir, fid + '.occluded'), np.zeros(grid_shape, np.uint8))
+            truth['targets'][(seq, fid)] = target
+        write_vanishing_points(osp.join(root, 'vanishing_points', f'seq_{seq}.json'), vps)
+    return truth
+
+
 # --- a generated 360-degree room for monocular depth (OmniFusion demo / learning tests) ------------------
 _WALL_BGR = ((60, 90, 200), (80, 170, 90), (190, 120, 60), (60, 180, 200))
 

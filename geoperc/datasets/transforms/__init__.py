@@ -13,3 +13,5 @@ from .pano import (PackPanoDepthInputs, PanoRandomChannelPermute, PanoRandomFlip
                    PanoRandomYawRoll, PanoResize)
 __all__ += ['PanoResize', 'PanoRandomFlip', 'PanoRandomYawRoll', 'PanoRandomChannelPermute', 'PanoRandomGamma',
             'PackPanoDepthInputs']
+from .occupancy import (LoadSSCDepth, LoadSSCImage, LoadSSCTarget, LoadVanishingPoint, PackSSCInputs,  # noqa: F401,E501
+                        RandomFlipSSC)
