@@ -408,3 +408,56 @@ def write_pano_depth_png(path: str, depth_m, scale: float = 1.0 / 512, missing_v
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     if not cv2.imwrite(path, v):
         raise OSError(f'could not write {path}')
+
+
+# --- pictures --------------------------------------------------------------------------------------------
+def depth_colormap(depth, max_depth: Optional[float] = None, valid=None) -> np.ndarray:
+    """``(H, W)`` metres -> ``(H, W, 3)`` uint8 RGB (turbo, 0 m .. ``max_depth``); invalid pixels black."""
+    import cv2
+    d = np.asarray(depth, np.float64).reshape(np.shape(depth)[-2:])
+    ok = np.isfinite(d) & (d > 0) if valid is None else np.asarray(valid, bool).reshape(d.shape) & np.isfinite(d)
+    top = float(max_depth) if max_depth else (float(np.percentile(d[ok], 99)) if ok.any() else 1.0)
+    u8 = np.clip(np.where(ok, d, 0) / max(top, 1e-6) * 255, 0, 255).astype(np.uint8)
+    rgb = cv2.applyColorMap(u8, cv2.COLORMAP_TURBO)[..., ::-1].copy()
+    rgb[~ok] = 0
+    return rgb
+
+
+def write_depth_panel_png(path: str, image, pred, gt=None, valid=None, max_depth: Optional[float] = None) -> str:
+    """Write a PNG with, top to bottom, the RGB panorama (``(H, W, 3)`` uint8 RGB), the predicted depth,
+    the absolute error (black where ``gt`` is missing or not ``valid``) and the ground truth, each
+    labelled; depth colours share one scale (``max_depth``, default the ground truth's 99th percentile).
+    Written to a temporary file and renamed."""
+    import cv2
+    img = np.asarray(image)
+    p = np.asarray(pred, np.float64).reshape(np.shape(pred)[-2:])
+    H, W = p.shape
+    if img.shape[:2] != (H, W):
+        raise ValueError(f'image {img.shape[:2]} and prediction {(H, W)} differ in size')
+    rows = [('RGB', np.ascontiguousarray(img[..., :3]).astype(np.uint8))]
+    if gt is not None:
+        g = np.asarray(gt, np.float64).reshape(H, W)
+        ok = g > 0 if valid is None else (np.asarray(valid, bool).reshape(H, W) & (g > 0))
+        top = max_depth or (float(np.percentile(g[ok], 99)) if ok.any() else float(p.max() or 1.0))
+        rows.append((f'prediction (0-{top:.1f} m)', depth_colormap(p, top)))
+        err = np.where(ok, np.abs(p - g), 0.0)
+        rows.append((f'|error| (0-{top / 4:.2f} m)', depth_colormap(err, top / 4, ok)))
+        rows.append(('ground truth', depth_colormap(g, top, ok)))
+    else:
+        rows.append(('prediction', depth_colormap(p, max_depth)))
+    scale = max(1, int(round(512 / W)))
+    tiles = []
+    for label, tile in rows:
+        tile = cv2.resize(tile, (W * scale, H * scale), interpolation=cv2.INTER_NEAREST)[..., ::-1].copy()
+        cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    panel = np.concatenate(tiles, 0)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.tmp{os.getpid()}.png')
+    if not cv2.imwrite(tmp, panel):
+        raise OSError(f'could not write {path}')
+    os.replace(tmp, path)
+    return path
+
+
+__all__ += ['depth_colormap', 'write_depth_panel_png']

@@ -225,3 +225,60 @@ def render_voxel_labels_png(path: str, labels, palette, voxel_size: float = 0.2,
     """Render labelled voxels (their centres, coloured by ``palette``) to a PNG; see :func:`render_png`."""
     centers, colors, _ = voxel_labels_to_points(labels, palette, voxel_size, origin, ignore)
     return render_png(path, centers, colors, **kwargs)
+
+
+# --- equirectangular depth -> coloured point cloud (360 depth models) ------------------------------------
+def pano_depth_to_points(depth, image=None, valid=None, max_depth: Optional[float] = None,
+                         align_corners: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Back-project an ERP depth map ``(H, W)`` (metres along the ray) to points ``(M, 3)`` in the
+    camera frame of :mod:`geoperc.io.equirect` (x right, y forward, z down), with the colours
+    ``(M, 3)`` uint8 of ``image`` ``(H, W, 3)`` (RGB) at the same pixels. Pixels kept: ``depth > 0``,
+    ``valid`` where given, ``depth <= max_depth`` where given."""
+    import torch
+
+    from geoperc.io.equirect import erp_xyz
+    d = np.asarray(depth, np.float64).reshape(np.shape(depth)[-2:])
+    H, W = d.shape
+    keep = d > 0
+    if valid is not None:
+        keep &= np.asarray(valid, bool).reshape(H, W)
+    if max_depth is not None:
+        keep &= d <= max_depth
+    rays = erp_xyz(H, W, align_corners, torch.float64).numpy()  # (3, H, W)
+    pts = (rays * d[None]).reshape(3, -1).T[keep.reshape(-1)]
+    cols = None
+    if image is not None:
+        img = np.asarray(image)
+        if img.shape[:2] != (H, W):
+            raise ValueError(f'image {img.shape[:2]} and depth {(H, W)} differ in size')
+        if not np.issubdtype(img.dtype, np.integer):
+            img = np.clip(np.round(img * (255.0 if img.max() <= 1.0 else 1.0)), 0, 255)
+        cols = img.reshape(-1, img.shape[-1])[keep.reshape(-1), :3].astype(np.uint8)
+    return pts, cols
+
+
+def write_pano_point_cloud(path: str, depth, image=None, valid=None, max_depth: Optional[float] = None) -> str:
+    """Write the coloured back-projection of an ERP depth map (:func:`pano_depth_to_points`) as PLY/PCD."""
+    pts, cols = pano_depth_to_points(depth, image, valid, max_depth)
+    return write_points(path, pts, cols)
+
+
+def render_pano_point_cloud_png(path: str, depth, image=None, valid=None, max_depth: Optional[float] = None,
+                                cut_above: Optional[float] = 0.0, **kwargs) -> str:
+    """Render the back-projected panorama headlessly from above (z is down in the camera frame, so the
+    view's up is -z); points higher than ``cut_above`` (z < cut_above, e.g. the ceiling) are left out so
+    the room can be seen from above. Other arguments as :func:`render_png`."""
+    pts, cols = pano_depth_to_points(depth, image, valid, max_depth)
+    if cut_above is not None:
+        keep = pts[:, 2] >= cut_above
+        pts, cols = pts[keep], (None if cols is None else cols[keep])
+    if len(pts) == 0:
+        raise ValueError('nothing to render: no valid depth below the cut')
+    ext = float(np.linalg.norm(pts.max(0) - pts.min(0))) or 1.0
+    kwargs.setdefault('center', (0.0, 0.0, float(np.median(pts[:, 2]))))
+    kwargs.setdefault('eye', (0.0, -0.6 * ext, -1.0 * ext))
+    kwargs.setdefault('up', (0.0, 0.0, -1.0))
+    return render_png(path, pts, cols, **kwargs)
+
+
+__all__ += ['pano_depth_to_points', 'write_pano_point_cloud', 'render_pano_point_cloud_png']
