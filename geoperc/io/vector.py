@@ -1,9 +1,12 @@
 """Vector IO and vector CRS handling.
 
 Reads any OGR vector format through pyogrio (GeoPackage with several layers, Shapefile, GeoJSON, ...),
-picks a layer by name, repairs invalid polygons, skips (and counts) null and empty geometries,
-reprojects with pyproj, writes GeoPackages with QGIS styles, and converts geometries between pixel
-and map coordinates. Nothing outside ``geoperc/io`` does CRS or affine math.
+picks a layer by name, repairs invalid polygons, skips (and counts) null, empty and *unreadable*
+geometries (a corrupt Shapefile record, which QGIS and ogr2ogr skip too), refuses or buffers
+non-polygonal layers when asked, explodes multipart features into one object per part
+(:func:`explode_multipart`), reprojects with pyproj, writes GeoPackages with QGIS styles, and converts
+geometries between pixel and map coordinates. Nothing outside ``geoperc/io`` does CRS or affine math
+(affine coercion: :func:`geoperc.io.raster.as_affine`).
 """
 import os
 from dataclasses import dataclass, field
@@ -11,7 +14,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import shapely
-from affine import Affine
 from shapely import affinity
 
 #: File suffix -> OGR driver for the formats geoperc writes.
@@ -20,12 +22,12 @@ GPKG_VERSION = '1.2'
 WRITE_DRIVERS = {'.gpkg': 'GPKG', '.shp': 'ESRI Shapefile', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
 
 
-class VectorReadError(ValueError):
-    """A vector input that cannot be used; the message names the file and the problem."""
+from geoperc.errors import VectorError
 
+from .raster import as_affine as _affine
 
-def _affine(transform) -> Affine:
-    return transform if isinstance(transform, Affine) else Affine(*tuple(transform)[:6])
+#: legacy name of :class:`geoperc.errors.VectorError`
+VectorReadError = VectorError
 
 
 def pixel_to_map(geom, transform):
@@ -131,8 +133,10 @@ class VectorLayer:
     """Polygons of one layer, cleaned, with their attributes and counts of what cleaning did.
 
     ``geometries[i]`` belongs to feature ``fids[i]`` with ``attributes[name][i]``. ``counts`` has
-    ``features`` (read), ``null`` and ``empty`` (skipped), ``non_polygonal`` (points/lines skipped),
-    ``repaired`` (invalid made valid) and ``degenerate`` (nothing polygonal left after repair, skipped).
+    ``features`` (records in the layer), ``null`` and ``empty`` (skipped), ``unreadable`` (corrupt
+    records GDAL cannot decode, skipped; ``unreadable_records`` lists them), ``non_polygonal``
+    (points/lines skipped), ``buffered_points`` (points turned into discs when asked), ``repaired``
+    (invalid made valid) and ``degenerate`` (nothing polygonal left after repair, skipped).
     """
     path: str
     layer: str
@@ -202,66 +206,164 @@ def repair_polygons(geometries: Sequence) -> Tuple[List, int, int]:
     return out, n_fixed, n_bad
 
 
+def _raw_read(path, layer, columns, where, skip=0, max_features=None):
+    import pyogrio.raw
+    return pyogrio.raw.read(path, layer=layer, columns=columns, force_2d=True, return_fids=True,
+                            where=where or None, skip_features=skip, max_features=max_features)
+
+
+def _read_records(path: str, layer: str, columns, where, n_features: int):
+    """``(meta, fids, wkb, field data, unreadable)``: the layer's records, skipping the ones GDAL cannot
+    decode. The whole layer is read at once; only when that fails is it read in chunks, and a failing
+    chunk is bisected down to the single corrupt records (so a few bad records cost a few reads)."""
+    try:
+        meta, fids, wkb, data = _raw_read(path, layer, columns, where)
+        return meta, fids, wkb, data, []
+    except Exception as first:  # noqa: BLE001 - any decoding failure: retry record range by range
+        if n_features is None or n_features <= 0:
+            raise first
+    good, bad = [], []
+
+    def read(start, n):
+        try:
+            good.append(_raw_read(path, layer, columns, where, skip=start, max_features=n))
+        except Exception as e:  # noqa: BLE001
+            if n == 1:
+                bad.append((start, ' '.join(str(e).split())[:200]))
+                return
+            read(start, n // 2)
+            read(start + n // 2, n - n // 2)
+
+    for s0 in range(0, n_features, 4096):
+        read(s0, min(4096, n_features - s0))
+    if not good:
+        raise VectorError(f'{path} (layer {layer!r}): no record can be read ({bad[0][1] if bad else "unknown error"})')
+    meta = good[0][0]
+    fids = np.concatenate([np.asarray(g[1]) for g in good if g[1] is not None]) if good[0][1] is not None else None
+    wkb = np.concatenate([np.asarray(g[2], dtype=object) for g in good])
+    data = [np.concatenate([g[3][k] for g in good]) for k in range(len(good[0][3]))]
+    return meta, fids, wkb, data, bad
+
+
+def _shp_claimed_shapes(path: str, records: Sequence[int]) -> List[int]:
+    """Of the Shapefile ``records`` (0-based) GDAL returned without geometry, those whose record header
+    does not say "null shape" (type 0): corrupt records, not null geometries. Reads 4 bytes per record
+    through the ``.shx`` index; [] when the index cannot be read."""
+    import struct
+    shx = os.path.splitext(path)[0] + ('.shx' if path.endswith('.shp') else '.SHX')
+    try:
+        out = []
+        with open(shx, 'rb') as fx, open(path, 'rb') as fs:
+            size = os.fstat(fs.fileno()).st_size
+            for i in records:
+                fx.seek(100 + 8 * int(i))
+                entry = fx.read(8)
+                if len(entry) < 8:
+                    out.append(int(i))
+                    continue
+                off = struct.unpack('>i', entry[:4])[0] * 2
+                if off + 12 > size:
+                    out.append(int(i))
+                    continue
+                fs.seek(off + 8)
+                if struct.unpack('<i', fs.read(4))[0] != 0:
+                    out.append(int(i))
+        return out
+    except (OSError, struct.error):
+        return []
+
+
 def read_vector(path: str, layer: Optional[str] = None, columns: Optional[Sequence[str]] = None,
-                crs=None, where: Optional[str] = None) -> VectorLayer:
+                crs=None, where: Optional[str] = None, non_polygonal: str = 'skip',
+                buffer_points: Optional[float] = None) -> VectorLayer:
     """Read the polygons of one layer of any OGR vector file, cleaned for evaluation.
 
     Args:
         path (str): GeoPackage, Shapefile, GeoJSON or any other OGR-readable file.
         layer (str, optional): layer name; required when the file holds several layers. A wrong
-            name raises :class:`VectorReadError` listing the layers that exist.
+            name raises :class:`VectorError` listing the layers that exist.
         columns (list[str], optional): attribute columns to read (default: all). A missing one
             raises, listing the fields that exist.
         crs (optional): CRS to assume when the file carries none (e.g. the layer CRS stored in a
             QGIS project for a Shapefile without ``.prj``).
         where (str, optional): OGR SQL filter (a QGIS layer's ``subset`` string).
+        non_polygonal (str): ``'skip'`` (count and skip points / lines: reference layers) or
+            ``'refuse'`` (raise :class:`VectorError` naming the geometry types: prediction layers).
+        buffer_points (float, optional): turn points into discs of this radius (layer units) instead
+            of skipping / refusing them.
 
-    Null, empty and non-polygonal geometries are skipped; invalid polygons are repaired with
-    ``make_valid``; ``VectorLayer.counts`` says how many of each.
+    Null, empty, unreadable (corrupt records) and non-polygonal geometries are skipped; invalid polygons
+    are repaired with ``make_valid``; ``VectorLayer.counts`` says how many of each.
     """
-    import pyogrio.raw
+    import pyogrio
     layers = list_layers(path)
     if not layers:
-        raise VectorReadError(f'{path}: contains no vector layers')
+        raise VectorError(f'{path}: contains no vector layers')
     if layer is None:
         if len(layers) > 1:
-            raise VectorReadError(f'{path}: holds {len(layers)} layers, choose one by name; available: '
-                                  + ', '.join(layers))
+            raise VectorError(f'{path}: holds {len(layers)} layers, choose one by name; available: '
+                              + ', '.join(layers))
         layer = layers[0]
     elif layer not in layers:
-        raise VectorReadError(f'{path}: no layer named {layer!r}; available: ' + ', '.join(layers))
+        raise VectorError(f'{path}: no layer named {layer!r}; available: ' + ', '.join(layers))
+    if non_polygonal not in ('skip', 'refuse'):
+        raise ValueError(f'non_polygonal must be skip or refuse, got {non_polygonal!r}')
     try:
         info = pyogrio.read_info(path, layer=layer)
         fields = [str(f) for f in info['fields']]
         if columns is not None:
             missing = [c for c in columns if c not in fields]
             if missing:
-                raise VectorReadError(f'{path} (layer {layer!r}): no field {missing[0]!r}; available fields: '
-                                      + (', '.join(fields) or '(none)'))
-        meta, fids, wkb, data = pyogrio.raw.read(path, layer=layer, columns=columns, force_2d=True,
-                                                 return_fids=True, where=where or None)
-    except VectorReadError:
+                raise VectorError(f'{path} (layer {layer!r}): no field {missing[0]!r}; available fields: '
+                                  + (', '.join(fields) or '(none)'))
+        n_feat = None if where else int(info.get('features', -1))
+        meta, fids, wkb, data, bad = _read_records(path, layer, columns, where, n_feat)
+    except VectorError:
         raise
     except Exception as e:
-        raise VectorReadError(f'{path} (layer {layer!r}): cannot read ({e})') from e
+        raise VectorError(f'{path} (layer {layer!r}): cannot read ({e})') from e
     if meta.get('geometry_type') is None or wkb is None:
-        raise VectorReadError(f'{path} (layer {layer!r}): is a table without geometries')
-    geoms = shapely.from_wkb(np.asarray(wkb, dtype=object)) if len(wkb) else np.empty(0, object)
-    counts = dict(features=len(geoms), null=0, empty=0, non_polygonal=0, repaired=0, degenerate=0)
-    keep, cleaned = [], []
+        raise VectorError(f'{path} (layer {layer!r}): is a table without geometries')
+    wkb = np.asarray(wkb, dtype=object)
+    geoms = shapely.from_wkb(wkb, on_invalid='ignore') if len(wkb) else np.empty(0, object)
+    counts = dict(features=len(geoms) + len(bad), null=0, empty=0, unreadable=len(bad), non_polygonal=0,
+                  repaired=0, degenerate=0)
+    unreadable_records = [i for i, _ in bad]
+    if path.lower().endswith('.shp') and not where and not bad:
+        nulls = [i for i in range(len(wkb)) if wkb[i] is None]
+        corrupt = set(_shp_claimed_shapes(path, nulls)) if nulls else set()
+        for i in corrupt:  # GDAL could not decode the record ("Corrupted .shp file"): not a null shape
+            wkb[i] = b''
+    keep, cleaned, kinds = [], [], {}
     for i, g in enumerate(geoms):
         if g is None:
-            counts['null'] += 1
+            if wkb[i] is None:
+                counts['null'] += 1
+            else:  # WKB GDAL returned but GEOS cannot parse: a corrupt record too
+                counts['unreadable'] += 1
+                unreadable_records.append(int(fids[i]) if fids is not None else i)
             continue
         if g.is_empty:
             counts['empty'] += 1
             continue
+        t = g.geom_type
+        if buffer_points is not None and t in ('Point', 'MultiPoint'):
+            g = g.buffer(float(buffer_points))
+            counts['buffered_points'] = counts.get('buffered_points', 0) + 1
+            t = g.geom_type
         poly = polygonal_part(g) if g.is_valid else g
-        if g.geom_type not in ('Polygon', 'MultiPolygon', 'GeometryCollection') or (g.is_valid and poly is None):
+        if t not in ('Polygon', 'MultiPolygon', 'GeometryCollection') or (g.is_valid and poly is None):
             counts['non_polygonal'] += 1
+            kinds[t] = kinds.get(t, 0) + 1
             continue
         keep.append(i)
         cleaned.append(poly)
+    if kinds and non_polygonal == 'refuse':
+        what = ', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))
+        pts = any('Point' in k for k in kinds)
+        raise VectorError(f'{path} (layer {layer!r}): holds {what} geometries of {counts["features"]} features; '
+                          'predictions must be polygons (object IoU and pixel metrics need areas)'
+                          + ('; pass --buffer-points R to score points as discs of radius R' if pts else ''))
     cleaned, counts['repaired'], _ = repair_polygons(cleaned)
     good = [j for j, g in enumerate(cleaned) if g is not None]
     counts['degenerate'] = len(cleaned) - len(good)
@@ -269,8 +371,27 @@ def read_vector(path: str, layer: Optional[str] = None, columns: Optional[Sequen
     fids = np.asarray(fids)[idx] if fids is not None else idx
     attrs = {str(n): np.asarray(col)[idx] for n, col in zip(meta['fields'], data)}
     file_crs = to_crs(meta.get('crs'))
-    return VectorLayer(path, layer, file_crs if file_crs is not None else to_crs(crs),
-                       [cleaned[j] for j in good], fids, attrs, counts)
+    out = VectorLayer(path, layer, file_crs if file_crs is not None else to_crs(crs),
+                      [cleaned[j] for j in good], fids, attrs, counts)
+    if unreadable_records:
+        out.counts['unreadable_records'] = sorted(unreadable_records)[:100]
+    return out
+
+
+def explode_multipart(layer: VectorLayer) -> VectorLayer:
+    """One object per polygon part: a MultiPolygon feature becomes one entry per part, with the feature's
+    fid and attributes repeated and ``counts['multipart_features']`` / ``counts['parts']`` set."""
+    geoms, src = [], []
+    n_multi = 0
+    for i, g in enumerate(layer.geometries):
+        parts = [p for p in getattr(g, 'geoms', [g]) if p.geom_type == 'Polygon' and not p.is_empty]
+        n_multi += len(parts) > 1
+        geoms.extend(parts)
+        src.extend([i] * len(parts))
+    idx = np.asarray(src, dtype=np.int64)
+    counts = dict(layer.counts, multipart_features=n_multi, parts=len(geoms))
+    return VectorLayer(layer.path, layer.layer, layer.crs, geoms, np.asarray(layer.fids)[idx],
+                       {k: np.asarray(v)[idx] for k, v in layer.attributes.items()}, counts, layer.reprojected_from)
 
 
 # ---------------------------------------------------------------------------------------- write

@@ -152,8 +152,10 @@ def test_label_values_outside_mapping_raise(tmp_path):
     lab = cv2.imread(p, cv2.IMREAD_UNCHANGED)
     lab[0, 0] = 7
     cv2.imwrite(p, lab)
-    ds = LEVIRCDDataset(data_root=root, split='train', pipeline=PIPE)
-    with pytest.raises(ValueError, match=r'train_1.png: label values \[7\]'):
+    with pytest.raises(ValueError, match=r'train_1.png: label values \[7\]'):  # checked at construction
+        LEVIRCDDataset(data_root=root, split='train', pipeline=PIPE)
+    ds = LEVIRCDDataset(data_root=root, split='train', pipeline=PIPE, check_labels=0)
+    with pytest.raises(ValueError, match=r'train_1.png: label values \[7\]'):  # and when read
         ds[0]
 
 

@@ -8,16 +8,25 @@ Every public release below is such a layout with its own folder names; a subclas
 * ``data_root`` + ``data_prefix=dict(img_a=..., img_b=..., seg_map=...)``: explicit folders, relative
   to ``data_root`` (MMEngine semantics), for copies organised differently.
 
-Each item is ``dict(img_path=[A, B], seg_map_path=label, sample_idx=i)``. A missing folder, a file
-present in one folder and missing in another, or an empty split raise an error that names the path.
+Each item is ``dict(img_path=[A, B], seg_map_path=label, label_encoding=..., sample_idx=i)``. A missing
+folder, a file present in one folder and missing in another, or an empty split raise an error that names
+the path.
+
+Label encoding (``label_encoding``, :mod:`geoperc.datasets.change.labels`): the releases store change as
+255 (``'0255'``, the default of every release class); ``'01'`` reads 0 / 1 labels (255 not scored);
+``'auto'`` decides from a sample of the labels. At construction the first ``check_labels`` labels are
+read and checked against the encoding, so a 0/255 set read as ``'01'`` (every change pixel ignored) or a
+0/1 set read as ``'0255'`` fails at once, naming a file, instead of being scored wrong.
 """
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 
 from geoperc.registry import DATASETS
+from . import labels as label_codes
 
 CHANGE_METAINFO = dict(classes=('unchanged', 'changed'), palette=[[0, 0, 0], [255, 255, 255]])
 
@@ -74,6 +83,10 @@ class FolderChangeDataset(BaseDataset):
         data_prefix (dict, optional): ``img_a``, ``img_b``, ``seg_map`` folders relative to
             ``data_root`` (overrides ``split``). ``seg_map`` may be omitted for unlabelled data.
         folders (tuple, optional): override the class's ``FOLDERS`` (A, B, label) names.
+        label_encoding (str): ``'0255'`` (default: the release encoding), ``'01'`` or ``'auto'``; see the
+            module docstring. Carried by every sample for ``LoadChangeLabel``.
+        check_labels (int): labels read at construction to check (or, for ``'auto'``, decide) the
+            encoding; 0 disables the check. JPEG labels (CDD) are not value-checked.
         img_suffix (str | tuple): image suffix(es). seg_map_suffix (str | tuple): label suffix(es).
         metainfo (dict, optional): defaults to classes ``('unchanged', 'changed')``.
         pipeline (list): transforms (e.g. ``LoadMultiDateImages``, ``LoadChangeLabel``, ...,
@@ -85,11 +98,15 @@ class FolderChangeDataset(BaseDataset):
     FOLDERS: Tuple[str, str, str] = ('A', 'B', 'label')
     IMG_SUFFIX: Union[str, Tuple[str, ...]] = '.png'
     SEG_SUFFIX: Union[str, Tuple[str, ...]] = '.png'
+    LABEL_ENCODING = '0255'
 
     def __init__(self, data_root: str = '', split: Optional[str] = None,
                  data_prefix: Optional[Dict[str, str]] = None, folders: Optional[Sequence[str]] = None,
-                 img_suffix=None, seg_map_suffix=None, **kwargs):
+                 img_suffix=None, seg_map_suffix=None, label_encoding: Optional[str] = None,
+                 check_labels: int = 8, **kwargs):
         self.split = split
+        self.label_encoding = label_codes.check_name(label_encoding or self.LABEL_ENCODING)
+        self.check_labels = int(check_labels)
         self.folders = tuple(folders) if folders is not None else self.FOLDERS
         if data_prefix is None:
             if split is None:
@@ -123,4 +140,32 @@ class FolderChangeDataset(BaseDataset):
                 paths = [item[k] for k in labels]
                 info['seg_map_path'] = paths[0] if len(paths) == 1 else paths
             data_list.append(info)
+        encoding = resolve_label_encoding(data_list, self.label_encoding, self.check_labels)
+        for info in data_list:
+            info['label_encoding'] = encoding
         return data_list
+
+
+def _label_values(path: str):
+    from geoperc.datasets.transforms.loading import imread_unchanged, is_raster
+    if is_raster(path):
+        vals, nodata = label_codes.raster_label_values(path)
+        return vals.tolist(), nodata
+    lab = imread_unchanged(path)
+    return np.unique(lab.max(axis=2) if lab.ndim == 3 else lab).tolist(), None
+
+
+def resolve_label_encoding(data_list: List[dict], encoding: str, n_check: int) -> str:
+    """The label encoding of a list of samples: ``encoding`` checked on (or, for ``'auto'``, decided
+    from) the labels of the first ``n_check`` samples; JPEG labels are not value-checked."""
+    paths = []
+    for info in data_list:
+        p = info.get('seg_map_path')
+        if p is not None:
+            paths.extend([p] if isinstance(p, str) else list(p))
+    paths = [p for p in paths if not p.lower().endswith(('.jpg', '.jpeg')) and osp.isfile(p)]
+    if not paths or n_check <= 0:
+        return '0255' if encoding == 'auto' else encoding
+    step = max(1, len(paths) // n_check)
+    sample = paths[::step][:n_check]
+    return label_codes.resolve(encoding, [(p, *_label_values(p)) for p in sample])

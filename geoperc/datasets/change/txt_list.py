@@ -14,7 +14,8 @@ from typing import List
 from mmengine.dataset import BaseDataset
 
 from geoperc.registry import DATASETS
-from .base import CHANGE_METAINFO
+from . import labels as label_codes
+from .base import CHANGE_METAINFO, resolve_label_encoding
 
 
 @DATASETS.register_module()
@@ -26,12 +27,18 @@ class ChangeListDataset(BaseDataset):
         data_root (str): root for relative paths in the list (and for ``ann_file``).
         check_files (bool): check at start-up that every listed file exists (default True), so a
             wrong root fails at once with the line number instead of mid-training.
+        label_encoding (str): ``'auto'`` (default: decided from a sample of the labels), ``'01'`` or
+            ``'0255'`` (:mod:`geoperc.datasets.change.labels`); carried by every sample.
+        check_labels (int): labels read at construction to decide / check the encoding.
         **kwargs: the rest of MMEngine's ``BaseDataset`` arguments (``pipeline``, ``test_mode``, ...).
     """
     METAINFO = CHANGE_METAINFO
 
-    def __init__(self, ann_file: str, data_root: str = '', check_files: bool = True, **kwargs):
+    def __init__(self, ann_file: str, data_root: str = '', check_files: bool = True, label_encoding: str = 'auto',
+                 check_labels: int = 8, **kwargs):
         self.check_files = check_files
+        self.label_encoding = label_codes.check_name(label_encoding)
+        self.check_labels = int(check_labels)
         kwargs.setdefault('data_prefix', dict())
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
@@ -62,4 +69,7 @@ class ChangeListDataset(BaseDataset):
                 data_list.append(info)
         if not data_list:
             raise ValueError(f'{self.ann_file}: no samples listed')
+        encoding = resolve_label_encoding(data_list, self.label_encoding, self.check_labels)
+        for info in data_list:
+            info['label_encoding'] = encoding
         return data_list
