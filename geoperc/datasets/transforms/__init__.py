@@ -15,3 +15,7 @@ __all__ += ['PanoResize', 'PanoRandomFlip', 'PanoRandomYawRoll', 'PanoRandomChan
             'PackPanoDepthInputs']
 from .occupancy import (LoadSSCDepth, LoadSSCImage, LoadSSCTarget, LoadVanishingPoint, PackSSCInputs,  # noqa: F401,E501
                         RandomFlipSSC)
+from .rotated import (LoadRotatedAnnotations, LoadRotatedImage, PackRotatedDetInputs, RFilterAnnotations,  # noqa: E402
+                      RPad, RRandomFlip, RRandomRotate90, RResize)
+__all__ += ['LoadRotatedImage', 'LoadRotatedAnnotations', 'RResize', 'RRandomFlip', 'RRandomRotate90', 'RPad',
+            'RFilterAnnotations', 'PackRotatedDetInputs']
