@@ -196,6 +196,7 @@ class OmniFusion(BaseDenseModel):
 
     output_kind = DENSE_REGRESSION
     contract_input = dict(size=(32, 64))
+    contract_tiny = dict(patch_size=64, base_channels=8, encoder_depth=18, num_layers=1, num_heads=2)
 
     def __init__(self, in_channels: int = 3, nrows: int = 4, patch_size: Union[int, Sequence[int]] = 256,
                  fov: Union[float, Sequence[float]] = 80.0, fov_convention: str = 'omnifusion',
