@@ -4,7 +4,8 @@
 Each model runs in its own subprocess (so peak RSS is that model's alone), built from its full-size config's
 ``model`` dict, on random ``(B, 2, C, H, W)`` inputs (default 256 x 256, batch 4) on the CPU:
 
-* ``forward``: ``eval()`` + ``no_grad`` logits (``mode='tensor'``), median over ``--iters`` after a warm-up;
+* ``forward``: ``eval()`` + ``no_grad`` raw outputs (``mode='tensor'``), median over ``--iters`` after a
+  warm-up;
 * ``fwd+bwd``: ``train()`` loss (``mode='loss'``) + backward, median over ``--iters`` after a warm-up;
 * ``peak RSS``: the subprocess's maximum resident set size (``ru_maxrss``), training included; the RSS
   after importing torch / mmdet / geoperc (before the model) is reported as ``import_rss_gb``.
@@ -67,7 +68,7 @@ def run_one(name, size, batch, iters, threads):
     model = REG.build(_model_cfg(name))
     model.init_weights()
     params = sum(p.numel() for p in model.parameters())
-    C = model.data_preprocessor.mean.numel() if getattr(model.data_preprocessor, '_normalize', False) else 3
+    C = model.in_channels  # bands per date, declared by the model (geoperc/models/base.py)
     x = torch.randn(batch, 2, C, size, size)
     rng = np.random.default_rng(0)
     samples = [GeoDataSample(gt_sem_seg=PixelData(data=torch.from_numpy(rng.integers(0, 2, (1, size, size)))))

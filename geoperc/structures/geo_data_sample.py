@@ -3,18 +3,22 @@
 Geo information travels as *metainfo*, never as tensors (ARCHITECTURE.md). The keys below are what
 ``geoperc.io`` writes and reads; models only ever see pixels.
 
-Fields (all optional, by task):
+Fields (all optional, by task; the ``pred_*`` fields a model fills are those of its ``output_kind``,
+``geoperc/models/base.py``):
 
 * ``gt_sem_seg`` / ``pred_sem_seg`` (:class:`PixelData`, ``data`` of shape (1, H, W), long): class or
   change maps, e.g. 0 = unchanged, 1 = changed, ``ignore_index`` (255) = not scored.
-* ``seg_logits`` (:class:`PixelData`, (K, H, W) float): per-class *probabilities* after softmax /
-  sigmoid; K >= 2 for classification (a binary change model reports [1 - p, p]). Tiled inference blends
-  these and takes the argmax after blending.
-* ``pred_depth`` / ``gt_depth`` (:class:`PixelData`, (1, H, W) float): regression outputs (360 depth).
+* ``pred_probs`` (:class:`PixelData`, (K, H, W) float): per-class *probabilities* (after softmax /
+  sigmoid, summing to 1 over K); K >= 2 (a binary change model reports [1 - p, p]). Tiled inference
+  blends these and takes the argmax after blending. (Called ``seg_logits`` before 0.2.)
+* ``pred_depth`` / ``gt_depth`` (:class:`PixelData`, (1, H, W) float): regression outputs and references
+  (360 depth in metres; invalid reference pixels are 0 or non-finite, see the depth family's docs).
 * ``gt_instances`` / ``pred_instances`` (:class:`InstanceData`): ``bboxes`` (N, 5) rotated boxes
-  ``(cx, cy, w, h, angle)`` in tile pixels, angle in radians, ``le90`` convention; ``labels`` (N,);
-  ``scores`` (N,).
-* ``gt_occ`` / ``pred_occ`` (:class:`BaseDataElement` holding (X, Y, Z) voxel labels) for occupancy.
+  ``(cx, cy, w, h, angle)`` in tile pixels, angle in radians, ``le90`` convention; ``labels`` (N,) long;
+  ``scores`` (N,) (predictions only). Kept consistent with any padding / resizing by the preprocessor.
+* ``gt_occ`` / ``pred_occ`` (occupancy): voxel class labels, a :class:`BaseDataElement`-like holder of an
+  (X, Y, Z) long grid (255 = not predicted / not scored), never padded or resized by the preprocessor.
+  Untyped here: the occupancy family documents its holder.
 * ``valid_mask`` (:class:`PixelData`, (1, H, W) bool): pixels with data on every date (nodata -> False).
 """
 from mmengine.structures import BaseDataElement, InstanceData, PixelData
@@ -34,81 +38,32 @@ GEO_META_KEYS = (
 )
 
 
+def _typed_field(name: str, dtype: type, doc: str) -> property:
+    """A typed data field stored as ``_<name>`` (how mmengine's samples declare theirs): setting it to
+    anything but a ``dtype`` raises ``AssertionError``."""
+    private = '_' + name
+
+    def fget(self):
+        return getattr(self, private)
+
+    def fset(self, value):
+        assert isinstance(value, dtype), f'{name} must be {dtype.__name__}, got {type(value).__name__}'
+        self.set_field(value, private, dtype=dtype)
+
+    def fdel(self):
+        delattr(self, private)
+
+    return property(fget, fset, fdel, doc)
+
+
 class GeoDataSample(BaseDataElement):
     """Data sample for every geoperc task; see the module docstring for the fields."""
 
-    def _pixel(self, name, value, dtype=None):
-        assert isinstance(value, PixelData), f'{name} must be PixelData, got {type(value)}'
-        self.set_field(value, '_' + name, dtype=PixelData)
-
-    @property
-    def gt_sem_seg(self) -> PixelData:
-        return self._gt_sem_seg
-
-    @gt_sem_seg.setter
-    def gt_sem_seg(self, value: PixelData):
-        self._pixel('gt_sem_seg', value)
-
-    @gt_sem_seg.deleter
-    def gt_sem_seg(self):
-        del self._gt_sem_seg
-
-    @property
-    def pred_sem_seg(self) -> PixelData:
-        return self._pred_sem_seg
-
-    @pred_sem_seg.setter
-    def pred_sem_seg(self, value: PixelData):
-        self._pixel('pred_sem_seg', value)
-
-    @pred_sem_seg.deleter
-    def pred_sem_seg(self):
-        del self._pred_sem_seg
-
-    @property
-    def seg_logits(self) -> PixelData:
-        return self._seg_logits
-
-    @seg_logits.setter
-    def seg_logits(self, value: PixelData):
-        self._pixel('seg_logits', value)
-
-    @seg_logits.deleter
-    def seg_logits(self):
-        del self._seg_logits
-
-    @property
-    def valid_mask(self) -> PixelData:
-        return self._valid_mask
-
-    @valid_mask.setter
-    def valid_mask(self, value: PixelData):
-        self._pixel('valid_mask', value)
-
-    @valid_mask.deleter
-    def valid_mask(self):
-        del self._valid_mask
-
-    @property
-    def gt_instances(self) -> InstanceData:
-        return self._gt_instances
-
-    @gt_instances.setter
-    def gt_instances(self, value: InstanceData):
-        self.set_field(value, '_gt_instances', dtype=InstanceData)
-
-    @gt_instances.deleter
-    def gt_instances(self):
-        del self._gt_instances
-
-    @property
-    def pred_instances(self) -> InstanceData:
-        return self._pred_instances
-
-    @pred_instances.setter
-    def pred_instances(self, value: InstanceData):
-        self.set_field(value, '_pred_instances', dtype=InstanceData)
-
-    @pred_instances.deleter
-    def pred_instances(self):
-        del self._pred_instances
+    gt_sem_seg = _typed_field('gt_sem_seg', PixelData, '(1, H, W) long reference classes.')
+    pred_sem_seg = _typed_field('pred_sem_seg', PixelData, '(1, H, W) long predicted classes.')
+    pred_probs = _typed_field('pred_probs', PixelData, '(K, H, W) float class probabilities, K >= 2.')
+    pred_depth = _typed_field('pred_depth', PixelData, '(1, H, W) float predicted depth / regression.')
+    gt_depth = _typed_field('gt_depth', PixelData, '(1, H, W) float reference depth / regression.')
+    valid_mask = _typed_field('valid_mask', PixelData, '(1, H, W) bool: data on every date.')
+    gt_instances = _typed_field('gt_instances', InstanceData, 'reference rotated boxes and labels.')
+    pred_instances = _typed_field('pred_instances', InstanceData, 'predicted rotated boxes, scores, labels.')

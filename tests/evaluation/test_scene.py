@@ -316,7 +316,7 @@ def test_config_checkpoint_runs_the_model_first(hand_scene, kind):
     pytest.importorskip('mmcv', reason='geoperc models need mmcv (built by tools/install.sh)')
     d = hand_scene.dir
     image = _two_band_image(str(d / 'image.tif'), hand_scene)
-    if kind == 'dense':  # seg_logits = input bands, so the written labels are the hand prediction
+    if kind == 'dense':  # pred_probs = input bands, so the written labels are the hand prediction
         cfg_text = 'from geoperc.testing.models import IdentityDenseModel\nmodel = dict(type=IdentityDenseModel)\n'
     else:  # rotated boxes (cx, cy, w, h, angle) in raster pixels = the hand prediction's objects
         cfg_text = ('from geoperc.testing.models import FixedBoxModel\nmodel = dict(type=FixedBoxModel, boxes=['

@@ -2,9 +2,14 @@ import os
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from geoperc.errors import CheckpointError
+from geoperc.models.base import DENSE_PROBS
 from geoperc.models.change import FSGNet
+from geoperc.models.data_preprocessors import GeoDataPreprocessor
 from geoperc.models.change.fsgnet import DAWIM, LGFU, STSAM, CoordAtt, CrossTemporalAttention
+from geoperc.models.losses import BCEDiceLoss, CrossEntropyLoss
 from tests.conftest import ROOT
 from tests.models.change_data import make_pairs, to_batch
 
@@ -115,11 +120,49 @@ def test_lgfu_shapes_gradients_and_gate():
 # -- model --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('bands,size', [(4, (64, 64)), (7, (96, 160))])
 def test_tiny_fsgnet_any_bands_and_size(bands, size):
-    m = tiny_fsgnet(in_channels=bands)
+    m = tiny_fsgnet(in_channels=bands).eval()  # eval: no dropout, so both calls agree
     assert m.backbone.conv1.in_channels == bands
     x = torch.randn(2, 2, bands, *size)
-    z = m(x)
+    [z] = m(x)  # mode='tensor': the list of raw outputs, main first
     assert z.shape == (2, 1, size[0] // 4, size[1] // 4)
+    probs = m.predict_dense(x)
+    assert probs.shape == (2, 2, *size)
+    assert torch.allclose(probs[:, 1], torch.sigmoid(F.interpolate(z, size=size, mode='bilinear'))[:, 0],
+                          atol=1e-6)
+
+
+def test_fsgnet_declares_the_contract():
+    m = tiny_fsgnet(in_channels=5)
+    assert m.output_kind == DENSE_PROBS and m.num_dates == 2 and m.in_channels == 5 and m.num_classes == 2
+    assert m.size_divisor == 32 == m.backbone.size_divisibility  # default preprocessor pads to the backbone's
+    assert isinstance(m.loss_main, BCEDiceLoss)
+    with pytest.raises(ValueError, match='C = 5'):
+        m(torch.randn(1, 2, 4, 64, 64))
+    with pytest.raises(ValueError, match='pad_size_divisor=32'):
+        tiny_fsgnet(data_preprocessor=dict(type=GeoDataPreprocessor, pad_size_divisor=16))
+    with pytest.raises(ValueError, match='model.in_channels'):
+        tiny_fsgnet(backbone=dict(depth=18, base_channels=16, in_channels=3))
+
+
+def test_fsgnet_multiclass_softmax_head():
+    """num_classes is not hard-coded: K > 2 gives K softmax logits and cross-entropy."""
+    torch.manual_seed(0)
+    m = tiny_fsgnet(num_classes=3)
+    assert m.head[-1].out_channels == 3 and isinstance(m.loss_main, CrossEntropyLoss)
+    right = torch.arange(64) >= 32  # changes in the right half become class 2
+    pairs = [(img, torch.where(lab == 1, 1 + right.to(lab.dtype), lab)) for img, lab in make_pairs(2, 0)]
+    assert {0, 1, 2} <= set(torch.cat([lab.flatten() for _, lab in pairs]).tolist())
+    batch = m.data_preprocessor(to_batch(pairs), training=True)
+    losses = m(**batch, mode='loss')
+    assert set(losses) == {'loss_ce'} and torch.isfinite(losses['loss_ce'])
+    losses['loss_ce'].backward()
+    m.eval()
+    with torch.no_grad():
+        out = m.test_step(to_batch(pairs))
+    assert out[0].pred_probs.data.shape == (3, 64, 64)
+    assert torch.allclose(out[0].pred_probs.data.sum(0), torch.ones(64, 64), atol=1e-5)
+    with pytest.raises(ValueError, match='binary'):
+        tiny_fsgnet(num_classes=3, use_sigmoid=True)
 
 
 def test_tiny_fsgnet_loss_gradients_and_predict():
@@ -135,17 +178,22 @@ def test_tiny_fsgnet_loss_gradients_and_predict():
     with torch.no_grad():
         out = m.test_step(to_batch([(i[..., :40, :56], l[:40, :56]) for i, l in make_pairs(2, 1)]))
     for s in out:
-        assert s.seg_logits.data.shape == (2, 40, 56)
-        assert torch.allclose(s.seg_logits.data.sum(0), torch.ones(40, 56), atol=1e-5)
+        assert s.pred_probs.data.shape == (2, 40, 56)
+        assert torch.allclose(s.pred_probs.data.sum(0), torch.ones(40, 56), atol=1e-5)
         assert s.pred_sem_seg.data.shape == (1, 40, 56)
+        assert torch.equal(s.pred_sem_seg.data[0], s.pred_probs.data.argmax(0))
 
 
 @pytest.mark.parametrize('depth,channels', [(18, [64, 128, 256, 512]), (34, [64, 128, 256, 512]),
                                             (50, [256, 512, 1024, 2048])])
 def test_fsgnet_resnet_depths(depth, channels):
     m = FSGNet(backbone=dict(depth=depth))
-    assert [r.conv.in_channels for r in m.reduce] == channels
+    assert [r.conv.in_channels for r in m.reduce] == channels == m.backbone.out_channels
     assert set(m.stsam) == {'3'} and set(m.dawim) == {'0', '1', '2', '3'}
+
+
+def test_fsgnet_r18_parameter_count():
+    assert sum(p.numel() for p in FSGNet().parameters()) == 12_647_978
 
 
 def test_fsgnet_pretrained_rgb_weights_adapted_to_bands(tmp_path):
@@ -154,11 +202,13 @@ def test_fsgnet_pretrained_rgb_weights_adapted_to_bands(tmp_path):
     src.init_weights()
     path = os.path.join(tmp_path, 'r18.pth')
     torch.save({'state_dict': {**src.state_dict(), 'fc.weight': torch.zeros(3, 3)}}, path)
-    m = tiny_fsgnet(in_channels=5, backbone_pretrained=path)  # init_weights loads after the default init
+    m = tiny_fsgnet(in_channels=5, pretrained=path)  # the backbone's init_weights loads after the default init
     w3, w5 = src.conv1.weight, m.backbone.conv1.weight
     assert w5.shape[1] == 5
     assert torch.allclose(w5[:, 4], w3[:, 1] * 3 / 5) and torch.allclose(w5[:, 0], w3[:, 0] * 3 / 5)
     assert torch.equal(m.backbone.layer3[0].conv1.weight, src.layer3[0].conv1.weight)
+    with pytest.raises(CheckpointError, match='missing.pth'):
+        tiny_fsgnet(pretrained=os.path.join(tmp_path, 'missing.pth'))
 
 
 def test_tiny_config_builds():
@@ -167,4 +217,5 @@ def test_tiny_config_builds():
     from geoperc.registry import MODELS
     cfg = Config.fromfile(os.path.join(ROOT, 'configs/change/fsgnet/fsgnet_tiny_1xb8_2k_synth.py'))
     m = MODELS.build(cfg.model)
-    assert isinstance(m, FSGNet) and m.backbone.conv1.in_channels == 4
+    assert isinstance(m, FSGNet) and m.backbone.conv1.in_channels == 4 == m.in_channels
+    assert m.data_preprocessor.mean.tolist() == [128.0] * 4 and m.size_divisor == 32

@@ -4,20 +4,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from geoperc.models.backbones import TimmSwinV2
+from geoperc.models.backbones import GeoResNet, TimmSwinV2
+from geoperc.models.base import DENSE_PROBS
 from geoperc.models.change import BaseChangeDetector, LENet
+from geoperc.models.losses import CrossEntropyLoss
 from geoperc.models.change.lenet import CSDW, FPN, FCNHead, SELayerIn2Out, SwinV2Pair
 from tests.conftest import ROOT
 from tests.models.change_data import make_pairs, to_batch
 
 BN = dict(type='BN', requires_grad=True)
 TINY_BACKBONE = dict(type=TimmSwinV2, model_name='swinv2_tiny_window8_256', embed_dim=16, depths=(1, 1, 1, 1),
-                     num_heads=(1, 2, 4, 8), in_channels=4, drop_path_rate=0.0)
+                     num_heads=(1, 2, 4, 8), drop_path_rate=0.0)
 
 
 def tiny_lenet(**kw):
-    cfg = dict(backbone=dict(TINY_BACKBONE), channels=32, decoder_heads=(1, 2, 4, 8), head_channels=32,
-               img_size=64)
+    cfg = dict(in_channels=4, backbone=dict(TINY_BACKBONE), channels=32, decoder_heads=(1, 2, 4, 8),
+               head_channels=32, img_size=64)
     cfg.update(kw)
     return LENet(**cfg)
 
@@ -101,6 +103,8 @@ def test_full_lenet_parameter_count():
     assert n(m.decode_head) == 1_180_674 and [n(h) for h in m.aux_heads] == [1_180_674] * 2
     assert n(m) == 168_063_726
     assert m.backbone.stage_channels == [128, 128, 256, 512, 1024]
+    assert m.backbone.out_channels == [128, 256, 512, 1024] and m.backbone.strides == [4, 8, 16, 32]
+    assert m.output_kind == DENSE_PROBS and m.num_dates == 2 and m.in_channels == 3 and m.size_divisor == 32
 
 
 @pytest.mark.parametrize('size', [(64, 64), (96, 160)])
@@ -176,8 +180,8 @@ def test_tiny_lenet_predict_format_and_padding_crop():
         out = m.test_step(to_batch(pairs))  # preprocessor pads 50x60 -> 64x64
     assert len(out) == 2
     for s in out:
-        assert s.seg_logits.data.shape == (2, 50, 60)
-        assert torch.allclose(s.seg_logits.data.sum(0), torch.ones(50, 60), atol=1e-5)
+        assert s.pred_probs.data.shape == (2, 50, 60)
+        assert torch.allclose(s.pred_probs.data.sum(0), torch.ones(50, 60), atol=1e-5)
         assert s.pred_sem_seg.data.shape == (1, 50, 60)
         assert set(s.pred_sem_seg.data.unique().tolist()) <= {0, 1}
 
@@ -188,6 +192,18 @@ def test_lenet_rejects_bad_inputs():
         m(torch.randn(1, 2, 4, 48, 64))
     with pytest.raises(ValueError, match=r'\(B, 2, C, H, W\)'):
         m(torch.randn(1, 4, 64, 64))
+    with pytest.raises(TypeError, match='StagedGeoBackbone'):  # CSDW acts between stages
+        LENet(in_channels=4, backbone=dict(type=GeoResNet, depth=18), img_size=64)
+
+
+def test_lenet_losses_in_the_shared_vocabulary():
+    m = tiny_lenet(loss=dict(type=CrossEntropyLoss, loss_weight=0.5), aux_in_index=(1,),
+                   loss_aux=[dict(type=CrossEntropyLoss, loss_weight=0.2)])
+    assert m.loss_main.loss_weight == 0.5 and [f.loss_weight for f in m.loss_aux] == [0.2]
+    batch = m.data_preprocessor(to_batch(make_pairs(2, 0)), training=True)
+    assert set(m(**batch, mode='loss')) == {'loss_ce', 'loss_ce_aux0'}
+    with pytest.raises(ValueError, match='auxiliary'):
+        tiny_lenet(aux_in_index=(0, 1), loss_aux=[dict(type=CrossEntropyLoss)])
 
 
 def test_swinv2_backbone_local_pretrained_with_band_adaptation(tmp_path):
@@ -210,4 +226,5 @@ def test_tiny_config_builds():
     from geoperc.registry import MODELS
     cfg = Config.fromfile(os.path.join(ROOT, 'configs/change/lenet/lenet_tiny_1xb8_2k_synth.py'))
     m = MODELS.build(cfg.model)
-    assert isinstance(m, LENet) and m.backbone.in_channels == 4
+    assert isinstance(m, LENet) and m.backbone.in_channels == 4 == m.in_channels
+    assert m.data_preprocessor.mean.tolist() == [128.0] * 4 and m.size_divisor == 32

@@ -1,5 +1,8 @@
 # LENet with the SwinV2-B window-8 encoder, as the official code builds it (dyzy41/lenet, LENet4).
 # 168,063,726 parameters. Inputs (B, 2, C, H, W), H and W divisible by 32 (padded by the preprocessor).
+# Band statistics belong to the data: every leaf applies its dataset base's `data_preprocessor`
+# (mean / std per band; the official 6-channel mean/std is ImageNet's RGB twice) with
+# model['data_preprocessor'].update(data_preprocessor).
 from geoperc.models.backbones import TimmSwinV2
 from geoperc.models.change import LENet
 from geoperc.models.data_preprocessors import GeoDataPreprocessor
@@ -10,17 +13,13 @@ norm_cfg = dict(type='SyncBN', requires_grad=True)
 
 model = dict(
     type=LENet,
-    # ImageNet statistics on 0-255 RGB, applied to both dates (the official 6-channel mean/std)
-    data_preprocessor=dict(type=GeoDataPreprocessor, mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], pad_size_divisor=32),
-    backbone=dict(
-        type=TimmSwinV2,
-        model_name='swinv2_base_window8_256',
-        in_channels=3,
-        # local ImageNet-1k weights, e.g. 'pretrained/swinv2_base_window8_256.ms_in1k/pytorch_model.bin'
-        # (the official code loads that file); None = random init. Nothing is downloaded.
-        pretrained=None,
-        drop_path_rate=0.1),
+    data_preprocessor=dict(type=GeoDataPreprocessor, pad_size_divisor=32),
+    in_channels=3,
+    num_classes=2,
+    backbone=dict(type=TimmSwinV2, model_name='swinv2_base_window8_256', drop_path_rate=0.1),
+    # local ImageNet-1k weights, e.g. 'pretrained/swinv2_base_window8_256.ms_in1k/pytorch_model.bin'
+    # (the official code loads that file); None = random init. Nothing is downloaded.
+    pretrained=None,
     channels=256,
     decoder_heads=(4, 8, 16, 32),  # 1/4, 1/8, 1/16, 1/32
     decoder_window=8,
@@ -29,9 +28,8 @@ model = dict(
     dropout_ratio=0.1,
     main_in_index=2,
     aux_in_index=(0, 1),
-    loss_decode=dict(type=CrossEntropyLoss, loss_weight=1.0),
+    loss=dict(type=CrossEntropyLoss, loss_weight=1.0),
     loss_aux=[dict(type=CrossEntropyLoss, loss_weight=0.3), dict(type=CrossEntropyLoss, loss_weight=0.3)],
     norm_cfg=norm_cfg,
     img_size=256,
-    num_classes=2,
 )

@@ -1,5 +1,9 @@
-"""Backbones shared by geoperc models, and local pretrained-weight loading."""
+"""Backbones shared by geoperc models, behind one interface (:class:`GeoBackbone`), and local
+pretrained-weight loading."""
+from .base import GeoBackbone, StagedGeoBackbone, check_local_checkpoint
 from .pretrained import adapt_input_conv, load_pretrained
+from .resnet import GeoResNet
 from .timm_swinv2 import TimmSwinV2
 
-__all__ = ['TimmSwinV2', 'adapt_input_conv', 'load_pretrained']
+__all__ = ['GeoBackbone', 'StagedGeoBackbone', 'GeoResNet', 'TimmSwinV2', 'adapt_input_conv', 'load_pretrained',
+           'check_local_checkpoint']

@@ -30,7 +30,10 @@ def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
 
 
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    """A flat state dict from a checkpoint file (``state_dict`` / ``model`` wrappers unwrapped)."""
+    """A flat state dict from a local checkpoint file (``state_dict`` / ``model`` wrappers unwrapped);
+    a missing file or a hub name raises :class:`~geoperc.errors.CheckpointError`."""
+    from .base import check_local_checkpoint
+    check_local_checkpoint(path)
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         sd: dict = load_file(path)
@@ -65,7 +68,8 @@ def load_pretrained(module: nn.Module, path: str, *, prefix: str = '',
     sd = {k: v for k, v in sd.items() if k in own}
     bad = [k for k, v in sd.items() if v.shape != own[k].shape]
     if bad:
-        raise ValueError(f'{path}: shape mismatch for {bad[:5]}')
+        from geoperc.errors import CheckpointError
+        raise CheckpointError(f'{path}: shape mismatch for {bad[:5]}')
     missing = list(module.load_state_dict(sd, strict=False).missing_keys)
     print_log(f'loaded {len(sd)} tensors from {path}; {len(missing)} missing, {len(unexpected)} unused '
               f'(e.g. {unexpected[:3]})', logger='current')

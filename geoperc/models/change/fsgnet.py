@@ -18,21 +18,13 @@ from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model import normal_init
 from torch import Tensor
 
-from geoperc.models.backbones import load_pretrained
-from geoperc.models.data_preprocessors import GeoDataPreprocessor
-from geoperc.models.losses import BCEDiceLoss
+from geoperc.models.backbones import GeoResNet
+from geoperc.models.base import ConfigOrModule
+from geoperc.models.losses import BCEDiceLoss, CrossEntropyLoss
 from geoperc.ops.haar import haar_dwt2d, haar_idwt2d
 from geoperc.registry import MODELS
 
 from .base import BaseChangeDetector
-
-ConfigOrModule = dict[str, Any] | nn.Module
-
-
-def _build(cfg: ConfigOrModule | None) -> nn.Module | None:
-    if cfg is None or isinstance(cfg, nn.Module):
-        return cfg
-    return MODELS.build(cfg)
 
 
 # -- blocks -------------------------------------------------------------------------------------------
@@ -183,54 +175,60 @@ class FSGNet(BaseChangeDetector):
 
     Only STSAM has official code; the rest follows the paper's description, with these choices:
 
-    1. Siamese mmdet ``ResNet`` (18/34/50; weights shared by the dates, run per date so BN statistics
-       are per date as in the template the authors' script imports), ``in_channels`` = band count,
-       features at 1/4, 1/8, 1/16, 1/32.
+    1. Siamese ResNet (:class:`~geoperc.models.backbones.GeoResNet`, mmdet's ResNet 18/34/50; weights
+       shared by the dates, run per date so BN statistics are per date as in the template the authors'
+       script imports), ``in_channels`` = band count, features at 1/4, 1/8, 1/16, 1/32. Any
+       :class:`~geoperc.models.backbones.GeoBackbone` with four levels fits.
     2. A shared 1x1 ConvModule per level reduces them to ``channels``.
     3. DAWIM (frequency domain) at ``dawim_levels`` (all four by default), then STSAM (spatial domain)
        at ``stsam_levels`` (the 1/32 level by default: its attention is O((HW)^2)).
     4. Per level, the dates are fused into a change feature ``D_l = ConvModule3x3([F_1, F_2, |F_1 - F_2|])``.
     5. LGFU top-down: ``D = D_4; D = LGFU(D, D_l)`` for l = 3, 2, 1.
-    6. Head at 1/4: ConvModule3x3 + Dropout2d(0.1) + Conv1x1 -> one change logit, bilinearly upsampled;
-       loss BCE + Dice (the template's ``bce+dice``; weights 1 and 1, unconfirmed by the paper).
+    6. Head at 1/4: ConvModule3x3 + Dropout2d(0.1) + Conv1x1, bilinearly upsampled. For a binary task
+       (``num_classes=2``, ``use_sigmoid`` left to None) one change logit with BCE + Dice (the template's
+       ``bce+dice``; weights 1 and 1, unconfirmed by the paper); with ``use_sigmoid=False`` or more classes,
+       ``num_classes`` logits and softmax cross-entropy (our extension: the paper is binary).
 
-    Pretrained weights: ``backbone_pretrained`` is a local torchvision/mmdet ResNet checkpoint, loaded in
-    :meth:`init_weights` (after the default initialisation, so the runner's ``init_weights`` call keeps
-    it); for ``in_channels != 3`` the first convolution's RGB filters are repeated over the bands and
-    scaled by ``3 / C`` (:func:`geoperc.models.backbones.adapt_input_conv`).
+    Pretrained weights: ``pretrained`` is a local torchvision/mmdet ResNet checkpoint, loaded by the
+    backbone's ``init_weights`` (after the default initialisation, so the runner's ``init_weights`` call
+    keeps it); for ``in_channels != 3`` the first convolution's RGB filters are repeated over the bands
+    and scaled by ``3 / C`` (:func:`geoperc.models.backbones.adapt_input_conv`).
 
     Args:
-        backbone: mmdet ``ResNet`` config (``type`` defaults to it) or a module returning 4 NCHW levels.
-        in_channels: bands per date (passed to the backbone config).
+        in_channels: bands per date (passed to the backbone).
+        num_classes: change classes (2).
+        backbone: :class:`~geoperc.models.backbones.GeoResNet` arguments (``type`` defaults to it, depth 18)
+            or any four-level GeoBackbone config / module.
+        pretrained: local backbone checkpoint or None.
         channels: decoder width.
         dawim_levels / stsam_levels: level indices (0 = 1/4 .. 3 = 1/32) with DAWIM / STSAM.
         stsam_reduction: coordinate-attention reduction (32).
-        loss: loss config or module returning a dict (``BCEDiceLoss``).
-        norm_cfg: norm of every block outside the backbone (BN or SyncBN).
+        dropout_ratio: head dropout.
+        use_sigmoid: one sigmoid change logit (None: when ``num_classes == 2``).
+        loss: loss config or module (default ``BCEDiceLoss`` with a sigmoid head, ``CrossEntropyLoss``
+            otherwise).
+        norm_cfg: norm of every block outside the backbone, and of the default backbone (BN or SyncBN).
+        ignore_index, align_corners, data_preprocessor, init_cfg: as :class:`BaseChangeDetector`.
     """
 
-    def __init__(self, *, backbone: ConfigOrModule | None = None, in_channels: int = 3, channels: int = 64,
-                 backbone_pretrained: str | None = None, dawim_levels: Sequence[int] = (0, 1, 2, 3),
+    def __init__(self, *, in_channels: int = 3, num_classes: int = 2, backbone: ConfigOrModule | None = None,
+                 pretrained: str | None = None, channels: int = 64, dawim_levels: Sequence[int] = (0, 1, 2, 3),
                  stsam_levels: Sequence[int] = (3,), stsam_reduction: int = 32, dropout_ratio: float = 0.1,
-                 loss: ConfigOrModule | None = None, norm_cfg: dict | None = None, ignore_index: int = 255,
-                 align_corners: bool = False, data_preprocessor: Any = None, init_cfg: Any = None) -> None:
-        if data_preprocessor is None:  # no normalisation, pad to a multiple of 32
-            data_preprocessor = dict(type=GeoDataPreprocessor, pad_size_divisor=32)
-        super().__init__(num_classes=2, ignore_index=ignore_index, align_corners=align_corners,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+                 use_sigmoid: bool | None = None, loss: ConfigOrModule | None = None, norm_cfg: dict | None = None,
+                 ignore_index: int = 255, align_corners: bool = False, data_preprocessor: Any = None,
+                 init_cfg: Any = None) -> None:
         norm_cfg = dict(norm_cfg or dict(type='BN', requires_grad=True))
-        if backbone is None or isinstance(backbone, dict):
-            cfg = dict(depth=18, out_indices=(0, 1, 2, 3), norm_cfg=norm_cfg, norm_eval=False,
+        default = dict(type=GeoResNet, depth=18, out_indices=(0, 1, 2, 3), norm_cfg=norm_cfg, norm_eval=False,
                        style='pytorch', init_cfg=None)
-            cfg.update(backbone or {})
-            if 'type' not in cfg:
-                from mmdet.models.backbones import ResNet
-                cfg['type'] = ResNet
-            cfg['in_channels'] = in_channels
-            backbone = cfg
-        self.backbone = _build(backbone)
-        self.backbone_pretrained = backbone_pretrained
-        feat_ch = self._feature_channels(self.backbone)
+        super().__init__(self.backbone_config(backbone, default, in_channels, pretrained), in_channels,
+                         num_classes=num_classes, ignore_index=ignore_index, align_corners=align_corners,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.use_sigmoid = num_classes == 2 if use_sigmoid is None else bool(use_sigmoid)
+        if self.use_sigmoid and num_classes != 2:
+            raise ValueError(f'FSGNet: a sigmoid head is binary, got num_classes={num_classes}')
+        feat_ch = list(self.backbone.out_channels)
+        if len(feat_ch) != 4:
+            raise ValueError(f'FSGNet needs a four-level backbone, got out_channels={feat_ch}')
         self.dawim_levels = tuple(dawim_levels)
         self.stsam_levels = tuple(stsam_levels)
         self.reduce = nn.ModuleList([ConvModule(c, channels, 1, norm_cfg=norm_cfg) for c in feat_ch])
@@ -241,29 +239,18 @@ class FSGNet(BaseChangeDetector):
         self.lgfu = nn.ModuleList([LGFU(channels, norm_cfg) for _ in feat_ch[:-1]])
         self.head = nn.Sequential(ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg),
                                   nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else nn.Identity(),
-                                  nn.Conv2d(channels, 1, 1))
+                                  nn.Conv2d(channels, 1 if self.use_sigmoid else num_classes, 1))
         normal_init(self.head[-1], mean=0, std=0.01, bias=0)
-        self.loss_fn = _build(loss or dict(type=BCEDiceLoss, ignore_index=ignore_index))
-
-    @staticmethod
-    def _feature_channels(backbone: nn.Module) -> list[int]:
-        if hasattr(backbone, 'out_channels_list'):
-            return list(backbone.out_channels_list)
-        exp = backbone.block.expansion
-        return [backbone.base_channels * exp * 2 ** i for i in backbone.out_indices]
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.backbone_pretrained:
-            load_pretrained(self.backbone, self.backbone_pretrained)
+        if loss is None:
+            loss = dict(type=BCEDiceLoss if self.use_sigmoid else CrossEntropyLoss, ignore_index=ignore_index)
+        self.set_losses(loss)
 
     # -- forward --------------------------------------------------------------------------------------
     def change_features(self, inputs: Tensor) -> list[Tensor]:
         """``inputs`` (B, 2, C, H, W) -> fused change features D_1..D_4 (B, channels, H/4 .. H/32)."""
-        if inputs.dim() != 5 or inputs.shape[1] != 2:
-            raise ValueError(f'FSGNet expects (B, 2, C, H, W) inputs, got {tuple(inputs.shape)}')
-        f1 = [r(f) for r, f in zip(self.reduce, self.backbone(inputs[:, 0]))]
-        f2 = [r(f) for r, f in zip(self.reduce, self.backbone(inputs[:, 1]))]
+        x1, x2 = self.split_dates(inputs)
+        f1 = [r(f) for r, f in zip(self.reduce, self.backbone(x1))]
+        f2 = [r(f) for r, f in zip(self.reduce, self.backbone(x2))]
         out = []
         for i, (a, b) in enumerate(zip(f1, f2)):
             if str(i) in self.dawim:
@@ -273,18 +260,13 @@ class FSGNet(BaseChangeDetector):
             out.append(self.fuse[i](torch.cat([a, b, (a - b).abs()], dim=1)))
         return out
 
-    def forward_logits(self, inputs: Tensor) -> Tensor:
-        """One change logit (B, 1, H/4, W/4)."""
+    def _forward(self, inputs: Tensor, data_samples: Sequence | None = None) -> list[Tensor]:
+        """``[logits]``: (B, 1, H/4, W/4) change logit (sigmoid head) or (B, num_classes, H/4, W/4)."""
         d = self.change_features(inputs)
         x = d[-1]
         for i in range(len(d) - 2, -1, -1):
             x = self.lgfu[i](x, d[i])
-        return self.head(x)
-
-    def loss(self, inputs: Tensor, data_samples: Sequence) -> dict[str, Tensor]:
-        target = self.stack_targets(data_samples).to(inputs.device)
-        out = self.loss_fn(self.forward_logits(inputs), target)
-        return out if isinstance(out, dict) else dict(loss_change=out)
+        return [self.head(x)]
 
 
 __all__ = ['FSGNet', 'DAWIM', 'STSAM', 'LGFU', 'CrossTemporalAttention', 'CoordAtt']

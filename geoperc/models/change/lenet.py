@@ -19,22 +19,15 @@ from mmengine.model import normal_init
 from timm.models.swin_transformer_v2 import SwinTransformerV2Block
 from torch import Tensor
 
-from geoperc.models.backbones import TimmSwinV2
-from geoperc.models.data_preprocessors import GeoDataPreprocessor
+from geoperc.models.backbones import StagedGeoBackbone, TimmSwinV2
+from geoperc.models.base import ConfigOrModule
 from geoperc.models.losses import CrossEntropyLoss
 from geoperc.registry import MODELS
 
 from .base import BaseChangeDetector
 
-ConfigOrModule = dict[str, Any] | nn.Module
 # mmcv's HSigmoid(bias=3, divisor=6) == torch's Hardsigmoid (relu6(x + 3) / 6), without mmcv's warning
 HSIGMOID = dict(type=nn.Hardsigmoid)
-
-
-def _build(cfg: ConfigOrModule | None) -> nn.Module | None:
-    if cfg is None or isinstance(cfg, nn.Module):
-        return cfg
-    return MODELS.build(cfg)
 
 
 def _make_divisible(value: float, divisor: int) -> int:
@@ -208,45 +201,49 @@ class LENet(BaseChangeDetector):
     rebuild their attention masks / window clamping when the input size changes (windows stay 8; a
     feature map not larger than the window becomes one unshifted window, as timm does at build time);
     (b) ``norm_cfg`` BN or SyncBN (official: SyncBN hard-coded); (c) encoder weights from a local path
-    (``backbone.pretrained``, official: hard-coded relative path); (d) no unused mmseg Swin-T backbone
+    (``pretrained``, official: hard-coded relative path); (d) no unused mmseg Swin-T backbone
     (official carries 27.5 M dead parameters and needs ``find_unused_parameters``); (e) any band count
-    (``backbone.in_channels``). Initialisation matches the official build: timm's for the encoder,
+    (``in_channels``). Initialisation matches the official build: timm's for the encoder,
     PyTorch defaults for the FPNs and the decoder SwinV2 blocks, mmcv's for ConvModules, N(0, 0.01)
     classifiers. With the defaults the model has 168,063,726 parameters, as the official forward pass.
 
     Args:
-        backbone: a :class:`TimmSwinV2` config or module.
+        in_channels: bands per date (passed to the backbone).
+        num_classes: change classes (2; softmax heads).
+        backbone: a :class:`~geoperc.models.backbones.StagedGeoBackbone` (a CSDW acts after every stage,
+            so the encoder must run stage by stage): :class:`TimmSwinV2` arguments (``type`` defaults to
+            it, ``swinv2_base_window8_256``) or a config / module.
+        pretrained: local encoder weights (timm / HF / Microsoft SwinV2 checkpoint) or None.
         channels: FPN / decoder width (256).
         decoder_heads: SwinV2 heads at levels 1/4, 1/8, 1/16, 1/32.
         decoder_window: decoder SwinV2 window size.
         decoder_depth: SwinV2 blocks per level.
         exchange_levels: FPN input indices swapped between dates.
         head_channels: FCN head width; ``dropout_ratio`` its dropout.
-        aux_in_index: change-map indices of the auxiliary heads (``()`` to disable).
-        loss_decode: main loss (CE 1.0); ``loss_aux``: auxiliary losses (CE 0.3 each), one per aux head.
+        main_in_index: change-map index of the main head; ``aux_in_index``: of the auxiliary heads
+            (``()`` to disable).
+        loss: main loss (CE 1.0); ``loss_aux``: auxiliary losses (CE 0.3 each), one per aux head.
         norm_cfg: normalisation of CSDW, SE and heads (``dict(type='BN')`` / ``'SyncBN'``).
         img_size: the size the attention masks are first built for.
+        ignore_index, align_corners, data_preprocessor, init_cfg: as :class:`BaseChangeDetector`.
     """
 
-    def __init__(self, *, backbone: ConfigOrModule | None = None, channels: int = 256,
-                 decoder_heads: Sequence[int] = (4, 8, 16, 32), decoder_window: int = 8,
-                 decoder_depth: int = 2, exchange_levels: Sequence[int] = (0, 2), head_channels: int = 256,
-                 dropout_ratio: float = 0.1, main_in_index: int = 2, aux_in_index: Sequence[int] = (0, 1),
-                 loss_decode: ConfigOrModule | None = None, loss_aux: Sequence[ConfigOrModule] | None = None,
-                 norm_cfg: dict | None = None, img_size: int = 256, num_classes: int = 2,
-                 ignore_index: int = 255, align_corners: bool = False, data_preprocessor: Any = None,
-                 init_cfg: Any = None) -> None:
-        if data_preprocessor is None:  # no normalisation, pad to a multiple of 32
-            data_preprocessor = dict(type=GeoDataPreprocessor, pad_size_divisor=32)
-        super().__init__(num_classes=num_classes, ignore_index=ignore_index, align_corners=align_corners,
+    def __init__(self, *, in_channels: int = 3, num_classes: int = 2, backbone: ConfigOrModule | None = None,
+                 pretrained: str | None = None, channels: int = 256, decoder_heads: Sequence[int] = (4, 8, 16, 32),
+                 decoder_window: int = 8, decoder_depth: int = 2, exchange_levels: Sequence[int] = (0, 2),
+                 head_channels: int = 256, dropout_ratio: float = 0.1, main_in_index: int = 2,
+                 aux_in_index: Sequence[int] = (0, 1), loss: ConfigOrModule | None = None,
+                 loss_aux: Sequence[ConfigOrModule] | None = None, norm_cfg: dict | None = None,
+                 img_size: int = 256, ignore_index: int = 255, align_corners: bool = False,
+                 data_preprocessor: Any = None, init_cfg: Any = None) -> None:
+        default = dict(type=TimmSwinV2, model_name='swinv2_base_window8_256', img_size=img_size)
+        super().__init__(self.backbone_config(backbone, default, in_channels, pretrained), in_channels,
+                         num_classes=num_classes, ignore_index=ignore_index, align_corners=align_corners,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(self.backbone, StagedGeoBackbone) or len(self.backbone.stages) != 5:
+            raise TypeError('LENet needs a StagedGeoBackbone with five stages (patch embedding + 4), got '
+                            f'{type(self.backbone).__name__}')
         norm_cfg = dict(norm_cfg or dict(type='BN', requires_grad=True))
-        if backbone is None:
-            backbone = dict(type=TimmSwinV2, model_name='swinv2_base_window8_256')
-        if isinstance(backbone, dict):
-            backbone = dict(backbone)
-            backbone.setdefault('img_size', img_size)
-        self.backbone = _build(backbone)
         enc_ch = list(self.backbone.stage_channels)  # patch_embed + 4 stages
         self.exchange_levels = tuple(exchange_levels)
         # encoder-side CSDW, one per encoder stage (patch embedding included)
@@ -266,14 +263,11 @@ class LENet(BaseChangeDetector):
                     norm_cfg=norm_cfg, dropout_ratio=dropout_ratio)
         self.decode_head = FCNHead(in_index=main_in_index, **head)
         self.aux_heads = nn.ModuleList([FCNHead(in_index=i, **head) for i in aux_in_index])
-        self.loss_decode = _build(loss_decode or dict(type=CrossEntropyLoss, loss_weight=1.0,
-                                                      ignore_index=ignore_index))
         if loss_aux is None:
             loss_aux = [dict(type=CrossEntropyLoss, loss_weight=0.3, ignore_index=ignore_index)
                         for _ in aux_in_index]
-        if len(loss_aux) != len(aux_in_index):
-            raise ValueError(f'{len(aux_in_index)} auxiliary heads but {len(loss_aux)} auxiliary losses')
-        self.loss_aux = nn.ModuleList([_build(c) for c in loss_aux])
+        self.set_losses(loss or dict(type=CrossEntropyLoss, loss_weight=1.0, ignore_index=ignore_index),
+                        loss_aux, num_aux=len(aux_in_index))
 
     # -- parts ----------------------------------------------------------------------------------------
     def _exchange(self, a: list[Tensor], b: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
@@ -285,15 +279,16 @@ class LENet(BaseChangeDetector):
     def encode(self, xa: Tensor, xb: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Shared encoder with a CSDW after every stage. Returns 4 NCHW features per date (1/4..1/32)."""
         B = xa.shape[0]
-        self.backbone.set_input_size(xa.shape[-2:])
+        enc = self.backbone
+        enc.set_input_size(xa.shape[-2:])
         x = torch.cat([xa, xb])  # (2B, C, H, W): both dates through the shared stage at once
         fa, fb = [], []
-        for stage, csdw in zip(self.backbone.stages, self.csdw_enc):
-            x = stage(x)  # NHWC (2B, h, w, c)
-            a, b = csdw(_nchw(x[:B]), _nchw(x[B:]))
+        for stage, csdw in zip(enc.stages, self.csdw_enc):
+            x = enc.to_nchw(stage(x))  # (2B, c, h, w)
+            a, b = csdw(x[:B], x[B:])
             fa.append(a)
             fb.append(b)
-            x = _nhwc(torch.cat([a, b]))
+            x = enc.from_nchw(torch.cat([a, b]))
         return fa[1:], fb[1:]
 
     def decode(self, fa: list[Tensor], fb: list[Tensor]) -> list[Tensor]:
@@ -318,31 +313,21 @@ class LENet(BaseChangeDetector):
 
     def change_maps(self, inputs: Tensor) -> list[Tensor]:
         """``inputs`` (B, 2, C, H, W) -> the three change maps."""
-        if inputs.dim() != 5 or inputs.shape[1] != 2:
-            raise ValueError(f'LENet expects (B, 2, C, H, W) inputs, got {tuple(inputs.shape)}')
+        xa, xb = self.split_dates(inputs)
         H, W = inputs.shape[-2:]
         if H % 32 or W % 32:
             raise ValueError(f'LENet needs H and W divisible by 32, got {H}x{W}: set the data '
                              'preprocessor pad_size_divisor=32')
-        fa, fb = self.encode(inputs[:, 0], inputs[:, 1])
+        fa, fb = self.encode(xa, xb)
         fa, fb = self._exchange(fa, fb)
         fa, fb = self.fpn_a(fa), self.fpn_b(fb)
         fa, fb = self._exchange(fa, fb)
         return self.decode(fa, fb)
 
-    # -- BaseChangeDetector ---------------------------------------------------------------------------
-    def forward_logits(self, inputs: Tensor) -> list[Tensor]:
+    def _forward(self, inputs: Tensor, data_samples: Sequence | None = None) -> list[Tensor]:
         """[main (B, K, H/4, W/4), aux...] logits."""
         maps = self.change_maps(inputs)
         return [self.decode_head(maps)] + [h(maps) for h in self.aux_heads]
-
-    def loss(self, inputs: Tensor, data_samples: Sequence) -> dict[str, Tensor]:
-        target = self.stack_targets(data_samples).to(inputs.device)
-        logits = self.forward_logits(inputs)
-        losses = dict(loss_ce=self.loss_decode(logits[0], target))
-        for i, (lg, fn) in enumerate(zip(logits[1:], self.loss_aux)):
-            losses[f'loss_ce_aux{i}'] = fn(lg, target)
-        return losses
 
 
 __all__ = ['LENet', 'CSDW', 'SELayerIn2Out', 'FPN', 'SwinV2Pair', 'FCNHead', 'BasicBlock']

@@ -28,7 +28,11 @@ class CrossEntropyLoss(nn.Module):
             LENet's official configs use) divides by all pixels, ignored ones included; the two differ only
             when a batch holds ignored pixels.
         align_corners: for resizing logits to the reference size.
+
+    ``loss_name`` (``'loss_ce'``) is the key a model logs the returned scalar under.
     """
+
+    loss_name = 'loss_ce'
 
     def __init__(self, *, loss_weight: float = 1.0, ignore_index: int = 255,
                  class_weight: Sequence[float] | None = None, avg_non_ignore: bool = False,

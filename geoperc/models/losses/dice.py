@@ -30,7 +30,10 @@ def _prepare(logits: Tensor, target: Tensor, ignore_index: int,
 
 @MODELS.register_module()
 class DiceLoss(nn.Module):
-    """Soft Dice loss on ``sigmoid(logit)`` for the change class, ignored pixels excluded."""
+    """Soft Dice loss on ``sigmoid(logit)`` for the change class, ignored pixels excluded (logged as
+    ``loss_name`` = ``'loss_dice'``)."""
+
+    loss_name = 'loss_dice'
 
     def __init__(self, *, loss_weight: float = 1.0, smooth: float = 1.0, ignore_index: int = 255,
                  align_corners: bool = False) -> None:
