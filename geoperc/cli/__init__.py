@@ -17,9 +17,9 @@ import sys
 from geoperc.cli.common import run
 
 COMMANDS = {
-    'train': ('geoperc.runner', 'train'),
-    'test': ('geoperc.runner', 'test'),
-    'infer': ('geoperc.inference.cli', 'main'),
+    'train': ('geoperc.cli.train', 'main'),
+    'test': ('geoperc.cli.test', 'main'),
+    'infer': ('geoperc.cli.infer', 'main'),
     'eval-scene': ('geoperc.evaluation.scene', 'main'),
     'overlay': ('geoperc.visualization.change', 'main'),
     'demo': ('geoperc.demo', 'main'),

@@ -7,19 +7,92 @@
 * :func:`write_boxes_gpkg`: rotated boxes in raster pixels -> polygons in the source CRS in a GeoPackage
   with ``class``, ``label`` and ``score`` fields.
 """
+import functools
 import os
 import tempfile
+import uuid
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from geoperc.errors import SettingsError
 from geoperc.io.raster import RasterInfo, pixel_to_map_coords
 
-__all__ = ['GeoTiffWriter', 'write_boxes_gpkg', 'temp_path', 'check_writable', 'needs_bigtiff']
+__all__ = ['GeoTiffWriter', 'write_boxes_gpkg', 'temp_path', 'check_writable', 'needs_bigtiff', 'check_compress',
+           'OutputPathError', 'LOSSY_CODECS']
 
 _TIFF_LIMIT = 4 * 1024 ** 3
+
+#: GTiff codecs that change values (JPEG always; WEBP unless WEBP_LOSSLESS, which geoperc never sets).
+#: LERC is lossless at its default MAX_Z_ERROR=0, the only setting geoperc uses.
+LOSSY_CODECS = ('jpeg', 'webp')
+_CANDIDATES = ('deflate', 'zstd', 'lzw', 'lzma', 'packbits', 'lerc', 'lerc_deflate', 'lerc_zstd', 'none')
+_PREDICTOR_CODECS = ('deflate', 'zstd', 'lzw', 'lzma')
+
+
+class OutputPathError(SettingsError, OSError):
+    """The output path cannot be written (missing folder, a directory, no permission)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_codec(name: str, dtype: str) -> Optional[str]:
+    """None when GDAL's GTiff driver writes ``dtype`` with ``name`` (and really compresses), else why not."""
+    from rasterio.errors import NotGeoreferencedWarning
+    path = f'/vsimem/geoperc-codec-{uuid.uuid4().hex}.tif'
+    try:
+        with rasterio.Env(CPL_DEBUG=False), warnings.catch_warnings():
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            with rasterio.open(path, 'w', driver='GTiff', width=16, height=16, count=1, dtype=np.dtype(dtype).name,
+                               compress=name, tiled=True, blockxsize=16, blockysize=16) as d:
+                d.write(np.zeros((1, 16, 16), dtype))
+            with rasterio.open(path) as r:
+                got = r.compression
+    except Exception as e:  # noqa: BLE001 - GDAL refuses the combination
+        return ' '.join(str(e).split())[:200] or type(e).__name__
+    finally:
+        try:
+            rasterio.shutil.delete(path)
+        except Exception:  # noqa: BLE001
+            pass
+    if name != 'none' and got is None:
+        return 'not a codec this GDAL knows'
+    return None
+
+
+def check_compress(compress: Optional[str], dtype, lossless: bool = True) -> str:
+    """Validate a GeoTIFF codec for ``dtype`` against GDAL's GTiff driver, before any work is done.
+
+    Args:
+        compress: codec name (case-insensitive), ``None``/``'none'`` for no compression.
+        dtype: the output band dtype (``uint8`` labels, ``float32`` scores / values).
+        lossless: refuse codecs that change values (:data:`LOSSY_CODECS`); geoperc's outputs are labels
+            and measurements, where a lossy codec invents classes and values.
+
+    Returns:
+        The codec name, lower case.
+
+    Raises:
+        SettingsError: a lossy codec, an unknown codec, or one GDAL cannot use for ``dtype``; the
+            message lists the codecs that work for ``dtype`` here.
+    """
+    import rasterio.shutil  # noqa: F401 (delete)
+    name = 'none' if compress is None else str(compress).strip().lower()
+    dt = np.dtype(dtype).name
+
+    def usable():
+        return ', '.join(c for c in _CANDIDATES if _probe_codec(c, dt) is None)
+
+    if lossless and name in LOSSY_CODECS:
+        raise SettingsError(f'--compress {compress}: a lossy codec would change the {dt} output values (new '
+                            f'classes appear in labels); use a lossless one: {usable()}')
+    why = _probe_codec(name, dt)
+    if why is not None:
+        raise SettingsError(f'--compress {compress}: GDAL\'s GTiff driver cannot write {dt} bands with it '
+                            f'({why}); codecs that work for {dt}: {usable()}')
+    return name
 
 
 def temp_path(path: str, suffix: str = '.tmp') -> str:
@@ -30,20 +103,20 @@ def temp_path(path: str, suffix: str = '.tmp') -> str:
 
 
 def check_writable(path: str):
-    """Raise :class:`PermissionError`/:class:`FileNotFoundError` naming ``path`` if it cannot be written."""
+    """Raise :class:`OutputPathError` naming ``path`` if it cannot be written."""
     d = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(d):
-        raise FileNotFoundError(f'{path}: output folder {d} does not exist')
+        raise OutputPathError(f'{path}: output folder {d} does not exist')
     if os.path.isdir(path):
-        raise IsADirectoryError(f'{path}: output path is a directory')
+        raise OutputPathError(f'{path}: output path is a directory')
     if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise PermissionError(f'{path}: existing output file is not writable')
+        raise OutputPathError(f'{path}: existing output file is not writable')
     try:  # os.access is not enough (root, read-only mounts): really create a file there
         fd, probe = tempfile.mkstemp(prefix='.geoperc-write-test-', dir=d)
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise PermissionError(f'{path}: cannot write in the output folder {d} ({e.strerror})') from e
+        raise OutputPathError(f'{path}: cannot write in the output folder {d} ({e.strerror})') from e
 
 
 def needs_bigtiff(shape, count: int, dtype) -> bool:
@@ -62,7 +135,7 @@ class GeoTiffWriter:
         dtype: band dtype (``'uint8'`` labels, ``'float32'`` scores).
         nodata: nodata value (255 for labels, NaN for scores).
         block: internal block size (square, multiple of 16).
-        compress: GDAL compression (``'deflate'``, ``'zstd'``, ``'lzw'``).
+        compress: GDAL compression (``'deflate'``, ``'zstd'``, ``'lzw'``, ...; see :func:`check_compress`).
         cog: convert to a Cloud Optimized GeoTIFF (with overviews) on commit.
         descriptions: optional band descriptions.
     """
@@ -76,11 +149,13 @@ class GeoTiffWriter:
         self.dtype = np.dtype(dtype)
         self.bigtiff = needs_bigtiff(info.shape, count, dtype)
         float_ = self.dtype.kind == 'f'
+        codec = str(compress or 'none').lower()
         profile = dict(driver='GTiff', width=info.shape[1], height=info.shape[0], count=count,
                        dtype=self.dtype.name, crs=info.crs, transform=info.transform, nodata=nodata,
-                       tiled=True, blockxsize=block, blockysize=block, compress=compress,
-                       predictor=3 if float_ else 1, interleave='band' if count > 1 else 'pixel',
-                       BIGTIFF='YES' if self.bigtiff else 'NO')
+                       tiled=True, blockxsize=block, blockysize=block, compress=codec,
+                       interleave='band' if count > 1 else 'pixel', BIGTIFF='YES' if self.bigtiff else 'NO')
+        if codec in _PREDICTOR_CODECS:
+            profile['predictor'] = 3 if float_ else 1
         self.profile = profile
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
@@ -102,10 +177,11 @@ class GeoTiffWriter:
             from rasterio.shutil import copy as gdal_copy
             cog_tmp = temp_path(self.path, '.cog.tmp')
             resampling = 'NEAREST' if self.dtype.kind in 'ui' else 'AVERAGE'
-            gdal_copy(self.tmp, cog_tmp, driver='COG', COMPRESS=self.compress.upper(),
-                      BLOCKSIZE=self.profile['blockxsize'], OVERVIEW_RESAMPLING=resampling,
-                      PREDICTOR='YES' if self.dtype.kind == 'f' else 'NO',
-                      BIGTIFF='YES' if self.bigtiff else 'NO')
+            opts = dict(COMPRESS=str(self.compress or 'none').upper(), BLOCKSIZE=self.profile['blockxsize'],
+                        OVERVIEW_RESAMPLING=resampling, BIGTIFF='YES' if self.bigtiff else 'NO')
+            if 'predictor' in self.profile:
+                opts['PREDICTOR'] = 'YES' if self.dtype.kind == 'f' else 'NO'
+            gdal_copy(self.tmp, cog_tmp, driver='COG', **opts)
             os.remove(self.tmp)
             src = cog_tmp
         os.replace(src, self.path)

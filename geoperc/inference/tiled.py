@@ -1,36 +1,40 @@
-"""Streaming tiled inference over GeoTIFFs larger than memory.
+"""Streaming tiled inference over GeoTIFFs larger than memory, keyed off the model's ``output_kind``.
 
-``raster(s) -> TileGrid windows -> batches -> model.test_step -> merger -> writer``, in a pipeline of
-threads so that reading, blending and writing hide behind the model's compute:
+``raster(s) -> TileGrid windows -> batches -> model -> merger -> writer``, in a pipeline of threads so
+that reading, blending and writing hide behind the model's compute:
 
-* a **reader** thread reads the windows of the next batches (boundless, nodata-aware, the later dates
-  warped to the first date's grid when needed) and builds the model inputs;
-* the **main** thread runs ``model.test_step`` (the model's own data preprocessor normalises);
-* a **merge** thread blends dense tile scores into block rows (:class:`~.merge.DenseBlender`) or shifts
-  rotated boxes into raster pixels;
-* a **write** thread persists every finished block row to ``<out>.partial/`` and writes it into a
-  tiled, compressed GeoTIFF next to the output, renamed over it when complete.
+* a **reader** thread reads the windows of the next batches into one array per batch (boundless,
+  nodata-aware, the later dates warped to the first date's grid when needed) and builds the model
+  input (:meth:`Merger.model_input`);
+* the **main** thread runs the model (:meth:`Merger.predict`): dense kinds call
+  ``model.predict_dense`` on the preprocessed batch -- one preprocessing, one forward, no labels and no
+  data samples per window; box detectors go through ``model.test_step`` with per-window metainfo;
+* a **merge** thread adds every tile to the merger of the kind (:mod:`.merge`: blended block rows for
+  dense kinds, shifted boxes per window row for rotated boxes);
+* a **write** thread persists every finished unit to ``<out>.partial/`` and, on rank 0, streams it
+  into a tiled, compressed GeoTIFF next to the output, renamed over it when complete.
 
-Model contract. The model is called as ``model.test_step(dict(inputs=[...], data_samples=[...]))``, one
-entry per window. Inputs are tensors in the file's dtype (uint16/uint32 widened to int32/int64):
-``(C, h, w)`` for a single input raster (one date: detection, segmentation) and ``(T, C, h, w)`` for T
-dates (change detection). Each :class:`GeoDataSample` carries metainfo ``crs`` (WKT), ``transform`` (the
-window's affine), ``window`` (col_off, row_off, width, height), ``ori_shape`` (part of the window inside
-the raster), ``nodata``, ``img_path`` (list, one per date), ``band_count``, and a ``valid_mask``.
-The model returns, per sample, ``seg_logits`` (K, h, w) class probabilities -> dense output; or
-``pred_depth`` (1, h, w) -> a float regression raster; or ``pred_instances`` (``bboxes`` (N, 5) le90 in
-window pixels, ``scores``, ``labels``) -> a GeoPackage of rotated-box polygons.
+The model contract (``geoperc/models/base.py``) says everything tiled inference needs: ``output_kind``
+picks the merger (``dense_probs``, ``dense_regression``, ``rotated_boxes``; ``voxel_labels`` is refused),
+``in_channels`` is checked against the raster's band count, ``num_dates`` against the number of inputs,
+``size_divisor`` against the tile size. Inputs reach the model in the file's dtype (uint16/uint32
+widened to int32/int64): ``(B, C, h, w)`` for one date and ``(B, T, C, h, w)`` for T dates.
 
-Resume. Finished block rows (dense) or window rows (objects) are saved in ``<out>.partial/`` with a
-manifest fingerprinting inputs, settings and model weights. With ``resume=True`` only the windows that
-touch unfinished rows run, in the same fixed batches as before, so the result is bitwise identical to an
-uninterrupted run (same hardware, torch threads and batch size).
+Resume. Finished units (block rows or window rows) are saved in ``<out>.partial/`` with a manifest
+fingerprinting inputs, settings and model weights. With ``resume=True`` only the windows that touch
+unfinished units run, in the same fixed batches as before, so the result is bitwise identical to an
+uninterrupted run (same hardware, torch threads and batch size). A run that fails or is interrupted
+before finishing any unit leaves no partial folder.
 
-Scale-out. Under ``torchrun`` (MMEngine dist), rank r produces a contiguous range of block rows (or
-window rows) into the shared partial folder; rank 0 writes the one output file.
+Scale-out. Under ``torchrun`` (MMEngine dist), rank r produces a contiguous range of units into the
+shared partial folder; rank 0 writes the one output file.
 
 Memory stays bounded by a few block rows of the output width (see :mod:`.merge`), the prefetch queues
 and GDAL's block cache, which is capped for the run.
+
+Threads. ``num_threads`` sets torch's intra-op threads for the run (restored afterwards); the helper
+threads spend most of their time in GDAL decoding and numpy, which release the GIL, and take a small
+share of one core (their CPU seconds are in the returned stats).
 """
 import json
 import math
@@ -39,20 +43,22 @@ import queue
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
-from geoperc.io.raster import DateStack, RasterError, torch_safe_dtype, window_bounds_in, window_transform
+from geoperc.errors import InferenceError, RasterError, RasterReadError
+from geoperc.io.raster import DateStack, torch_safe_dtype
 from geoperc.io.tiling import TileGrid
-from .export import GeoTiffWriter, check_writable, write_boxes_gpkg
-from .merge import BLEND_MODES, DenseBlender, merge_boxes, scores_to_output, shift_boxes
-from .model import InferenceError, _expected_bands, _model_fingerprint, build_model  # noqa: F401 (re-exported)
+from .export import check_writable
+from .merge import BLEND_MODES, Merger, MergeSettings, TileBatch, atomic_save, merger_class
+from .model import build_model, model_fingerprint
 
-__all__ = ['TiledInferencer', 'infer_geotiff', 'build_model', 'InferenceError']
+__all__ = ['TiledInferencer', 'infer_geotiff', 'build_model', 'InferenceError', 'check_georeferencing']
 
-_MANIFEST_VERSION = 1
+_MANIFEST_VERSION = 2
 
 
 # -- pipeline plumbing ------------------------------------------------------------------------------
@@ -68,6 +74,7 @@ class _Pipe:
         self.errors: List[BaseException] = []
         self.cpu: Dict[str, float] = {}  # CPU seconds per thread name (profiling the overlap)
         self.model_wait = 0.0
+        self.units_done = 0
 
     def fail(self, e: BaseException):
         self.errors.append(e)
@@ -122,18 +129,78 @@ def _barrier():
 
 def _split(n: int, parts: int, index: int) -> range:
     """The ``index``-th of ``parts`` contiguous, near-equal ranges of ``range(n)``."""
-    lo = n * index // parts
-    hi = n * (index + 1) // parts
-    return range(lo, hi)
+    return range(n * index // parts, n * (index + 1) // parts)
 
 
-def _atomic_save(path: str, save_fn):
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        save_fn(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+@contextmanager
+def _torch_threads(n: Optional[int]):
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def check_georeferencing(path: str):
+    """Refuse rasters tiled inference cannot place on the map, with the command that fixes them.
+
+    * only ground control points (no geotransform): ``gdalwarp`` resamples them onto a grid;
+    * a CRS but no geotransform (GDAL's identity default): the output would be in pixel coordinates
+      labelled with the CRS.
+
+    Raises:
+        RasterError: naming the file and the fix. (Missing files, non-rasters and rasters without any
+        georeferencing are reported by :class:`~geoperc.io.raster.DateStack`.)
+    """
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    if not os.path.isfile(path):
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                gcps, gcp_crs = src.gcps
+                transform, crs = src.transform, src.crs
+    except RasterioIOError:
+        return  # DateStack reports it
+    identity = transform.is_identity or tuple(transform)[:6] == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    if gcps and identity:
+        raise RasterError(f'{path}: the raster is georeferenced by {len(gcps)} ground control points only, with '
+                          'no geotransform; warp it onto a grid first: gdalwarp -r bilinear '
+                          f'{path} {os.path.splitext(path)[0]}_warped.tif')
+    if crs is not None and identity:
+        raise RasterError(f'{path}: the raster has a CRS but no geotransform (pixel coordinates only), so '
+                          'outputs cannot be placed on the map; set it, e.g. gdal_edit.py -a_ullr ULX ULY LRX LRY '
+                          f'{path}, or warp a GCP-referenced original with gdalwarp')
+
+
+def _read_failure(stack: DateStack, window, err: BaseException) -> RasterReadError:
+    """A read that failed mid-file -> an error naming the file (found by re-reading each date) and window."""
+    import rasterio
+    from geoperc.io.raster import window_bounds_in
+    inner = window_bounds_in(window, stack.info.shape)
+    culprit = stack.paths[0]
+    for p in stack.paths:
+        try:
+            with rasterio.open(p) as src:
+                if inner is not None and src.transform == stack.info.transform and src.shape == stack.info.shape:
+                    src.read(window=inner)
+                else:
+                    src.read(1, window=((src.height - 1, src.height), (0, src.width)))
+        except Exception:  # noqa: BLE001
+            culprit = p
+            break
+    msg = ' '.join(str(err).split())[:200]
+    return RasterReadError(f'{culprit}: reading the window at column {int(window.col_off)}, row '
+                           f'{int(window.row_off)} ({int(window.width)} x {int(window.height)} px) failed; the file '
+                           f'looks truncated or corrupt ({msg})')
 
 
 # -- the inferencer ---------------------------------------------------------------------------------
@@ -141,56 +208,95 @@ class TiledInferencer:
     """Tiled, streaming, resumable inference of a model over one scene (one raster per date).
 
     Args:
-        model: a geoperc model (``test_step`` contract in the module docstring), in eval mode.
-        tile: window size in pixels. overlap: pixels shared by neighbouring windows.
-        batch_size: windows per ``test_step``.
-        output: dense output, ``'labels'`` (uint8 argmax, nodata 255) or ``'probs'`` (float32 per-class
-            probabilities, nodata NaN). Regression models (``pred_depth``) always write float32.
+        model: a geoperc model on the contract of ``geoperc/models/base.py``, in eval mode.
+        tile: window size in pixels (a multiple of ``model.size_divisor``). overlap: pixels shared by
+            neighbouring windows.
+        batch_size: windows per forward pass.
+        output: ``dense_probs`` output, ``'labels'`` (uint8 argmax, nodata 255) or ``'probs'`` (float32
+            per-class probabilities, nodata NaN). ``dense_regression`` models always write float32 values.
         blend: window weight for overlaps, ``'hann'``, ``'linear'`` or ``'none'`` (plain mean).
         block: output block size; dense results are finalised and written one block row at a time.
-        compress: GeoTIFF compression. cog: write a Cloud Optimized GeoTIFF.
+        compress: GeoTIFF codec, validated for the output dtype before any work (lossy codecs refused).
+        cog: write a Cloud Optimized GeoTIFF.
         nms_iou: IoU threshold of the rotated NMS that merges boxes across seams.
         progress: show a tqdm bar (tiles/s, ETA) on rank 0.
         prefetch: batches read ahead of the model.
         gdal_cache_mb: GDAL's block cache during the run in MB (None: the input block rows one window row
             spans, see :meth:`_cache_mb`).
+        num_threads: torch intra-op threads for the run (None: leave torch's setting).
+        bands: 1-based band numbers to read on every date (default: :class:`DateStack`'s, every band but
+            a mask alpha band).
     """
 
     def __init__(self, model, tile: int = 512, overlap: int = 64, batch_size: int = 4, output: str = 'labels',
                  blend: str = 'hann', block: int = 256, compress: str = 'deflate', cog: bool = False,
                  nms_iou: float = 0.1, progress: bool = True, prefetch: int = 2,
-                 gdal_cache_mb: Optional[int] = None):
+                 gdal_cache_mb: Optional[int] = None, num_threads: Optional[int] = None,
+                 bands: Optional[Sequence[int]] = None):
         if output not in ('labels', 'probs'):
             raise InferenceError(f"output must be 'labels' or 'probs', got {output!r}")
         if blend not in BLEND_MODES:
             raise InferenceError(f'blend must be one of {BLEND_MODES}, got {blend!r}')
         if batch_size < 1:
             raise InferenceError(f'batch_size must be >= 1, got {batch_size}')
-        if block % 16:
-            raise InferenceError(f'block must be a multiple of 16 (GeoTIFF tiles), got {block}')
+        if block % 16 or block < 16:
+            raise InferenceError(f'block must be a positive multiple of 16 (GeoTIFF tiles), got {block}')
+        if int(tile) < 1:
+            raise InferenceError(f'tile size must be positive, got {tile}')
+        if not 0 <= int(overlap) < int(tile):
+            raise InferenceError(f'overlap must be in [0, tile), got overlap={overlap} for tile={tile}')
         self.model = model
+        self.merger_cls = merger_class(model)
         self.tile, self.overlap, self.batch_size = int(tile), int(overlap), int(batch_size)
         self.output, self.blend, self.block = output, blend, int(block)
         self.compress, self.cog, self.nms_iou = compress, cog, float(nms_iou)
         self.progress, self.prefetch, self.gdal_cache_mb = progress, max(1, int(prefetch)), gdal_cache_mb
+        self.num_threads = num_threads
+        self.bands = None if bands is None else [int(b) for b in bands]
+        div = int(getattr(model, 'size_divisor', 1) or 1)
+        if self.tile % div:
+            raise InferenceError(f'tile {self.tile} is not a multiple of the model\'s size_divisor {div}; use '
+                                 f'--tile {max(div, self.tile // div * div)}')
 
-    # -- setup ------------------------------------------------------------------------------------
+    # -- setup steps ------------------------------------------------------------------------------
     def _check_inputs(self, stack: DateStack):
-        n = _expected_bands(self.model)
-        C = stack.info.count
-        if n is not None and n != C:
+        n, C = self.model.in_channels, stack.info.count
+        if n is not None and n and n != C:
             raise RasterError(f'{stack.paths[0]}: has {C} bands per date but the model expects {n} '
-                              f'(its data_preprocessor has {n} mean/std values)')
+                              f'({type(self.model).__name__}.in_channels)')
+        T = int(getattr(self.model, 'num_dates', 1))
+        if T != stack.num_dates:
+            raise InferenceError(f'{type(self.model).__name__} takes {T} date(s) (one raster per date), got '
+                                 f'{stack.num_dates}: {", ".join(stack.paths)}')
+        if np.dtype(stack.dtype) == np.float64:
+            from mmengine.logging import print_log
+            print_log(f'{stack.paths[0]}: float64 input; the model and the outputs work in float32',
+                      logger='current')
 
-    def _manifest(self, stack: DateStack, grid: TileGrid, out: str) -> dict:
+    def _outputs(self, out: str, vector_out: Optional[str]) -> str:
+        """The output path of the kind (GeoPackage for boxes), checked writable."""
+        if self.merger_cls.kind == 'rotated_boxes':
+            out = vector_out or (out if out.lower().endswith('.gpkg') else os.path.splitext(out)[0] + '.gpkg')
+            out = os.path.abspath(out)
+        check_writable(out)
+        return out
+
+    def _merger(self, stack: DateStack, grid: TileGrid, out: str, rank: int) -> Merger:
+        meta = getattr(self.model, 'dataset_meta', None) or {}
+        names = meta.get('classes') if isinstance(meta, dict) else None
+        return self.merger_cls(MergeSettings(grid=grid, info=stack.info, out=out, partial=out + '.partial',
+                                             output=self.output, blend=self.blend, block=self.block,
+                                             compress=self.compress, cog=self.cog, nms_iou=self.nms_iou,
+                                             class_names=names, writes=rank == 0))
+
+    def _manifest(self, stack: DateStack, grid: TileGrid, merger: Merger) -> dict:
         files = []
         for p in stack.paths:
             st = os.stat(p)
             files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
-        return dict(version=_MANIFEST_VERSION, out=os.path.abspath(out), inputs=files,
-                    shape=list(grid.shape), tile=list(grid.tile), stride=list(grid.stride), block=self.block,
-                    blend=self.blend, output=self.output, batch_size=self.batch_size,
-                    model=_model_fingerprint(self.model))
+        return dict(version=_MANIFEST_VERSION, out=merger.s.out, inputs=files, shape=list(grid.shape),
+                    tile=list(grid.tile), stride=list(grid.stride), batch_size=self.batch_size, bands=self.bands,
+                    model=model_fingerprint(self.model), **merger.manifest())
 
     def _prepare_partial(self, partial: str, manifest: dict, resume: bool, rank: int) -> bool:
         """Create/validate ``partial``; returns whether earlier results are reused."""
@@ -209,83 +315,9 @@ class TiledInferencer:
                 if os.path.exists(partial):
                     shutil.rmtree(partial)
                 os.makedirs(os.path.join(partial, 'rows'))
-                _atomic_save(mpath, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+                atomic_save(mpath, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
         _barrier()
         return reuse or (resume and os.path.isfile(mpath))
-
-    def _sample(self, stack: DateStack, window, valid: np.ndarray):
-        from mmengine.structures import PixelData
-
-        from geoperc.structures.geo_data_sample import GeoDataSample
-        inner = window_bounds_in(window, stack.info.shape)
-        meta = dict(crs=self._crs_wkt, transform=tuple(window_transform(stack.info.transform, window))[:6],
-                    window=(int(window.col_off), int(window.row_off), int(window.width), int(window.height)),
-                    ori_shape=(int(inner.height), int(inner.width)) if inner is not None else (0, 0),
-                    nodata=stack.info.nodata, img_path=list(stack.paths), band_count=stack.info.count)
-        s = GeoDataSample(metainfo=meta)
-        s.valid_mask = PixelData(data=torch.from_numpy(valid)[None])
-        return s
-
-    def _read_batch(self, stack: DateStack, grid: TileGrid, tiles: Sequence[int]):
-        inputs, samples, windows, valids = [], [], [], []
-        dt = torch_safe_dtype(stack.dtype)
-        for t in tiles:
-            w = grid.window(t)
-            px, valid = stack.read(w)  # (T, C, h, w), (h, w)
-            px = px.astype(dt, copy=False)
-            inputs.append(torch.from_numpy(px[0] if stack.num_dates == 1 else px))
-            samples.append(self._sample(stack, w, valid))
-            windows.append(w)
-            valids.append(valid)
-        return dict(tiles=list(tiles), windows=windows, valids=valids,
-                    data=dict(inputs=inputs, data_samples=samples))
-
-    @torch.no_grad()
-    def _predict(self, data: dict):
-        return self.model.test_step(data)
-
-    def _probe(self, stack: DateStack, grid: TileGrid) -> dict:
-        """Run the first window alone to learn the output kind and channel count, before writing."""
-        b = self._read_batch(stack, grid, [0])
-        s = self._predict(b['data'])[0]
-        th, tw = grid.tile
-        if 'seg_logits' in s or 'pred_depth' in s:
-            field = 'seg_logits' if 'seg_logits' in s else 'pred_depth'
-            d = getattr(s, field).data
-            if tuple(d.shape[-2:]) != (th, tw):
-                raise InferenceError(f'model returned {field} of size {tuple(d.shape[-2:])} for a {th}x{tw} '
-                                     'window; dense outputs must cover the input window')
-            K = int(d.shape[0])
-            output = self.output if field == 'seg_logits' else 'probs'
-            if output == 'labels' and K > 255:
-                raise InferenceError(f'{K} classes do not fit uint8 labels; use output=probs')
-            return dict(mode='dense', field=field, channels=K, output=output)
-        if 'pred_instances' in s:
-            return dict(mode='objects')
-        raise InferenceError('the model returned neither seg_logits, pred_depth nor pred_instances')
-
-    # -- run --------------------------------------------------------------------------------------
-    def run(self, inputs: Sequence[str], out: str, resume: bool = False,
-            vector_out: Optional[str] = None) -> Dict:
-        """Infer over the scene ``inputs`` (one raster per date) and write ``out``; see :func:`infer_geotiff`."""
-        import rasterio
-        inputs = [os.fspath(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-        out = os.path.abspath(os.fspath(out))
-        for p in inputs:
-            if os.path.exists(p) and os.path.exists(out) and os.path.samefile(p, out):
-                raise InferenceError(f'{out}: the output path is an input')
-        check_writable(out)
-        with DateStack(inputs) as stack:
-            self._check_inputs(stack)
-            grid = TileGrid(stack.info.shape, self.tile, self.overlap, block=stack.info.block_shape)
-            self._crs_wkt = stack.info.crs.to_wkt()
-            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)):
-                probe = self._probe(stack, grid)
-                if probe['mode'] == 'objects':
-                    vec = vector_out or (out if out.lower().endswith('.gpkg') else os.path.splitext(out)[0] + '.gpkg')
-                    check_writable(vec)
-                    return self._run(stack, grid, out, vec, probe, resume)
-                return self._run(stack, grid, out, None, probe, resume)
 
     def _cache_mb(self, stack: DateStack) -> int:
         """GDAL block cache for the run: the input block rows one window row spans, on every date.
@@ -300,155 +332,159 @@ class TiledInferencer:
         nbytes = rows * stack.info.shape[1] * stack.info.count * stack.num_dates * np.dtype(stack.dtype).itemsize
         return int(min(2048, 16 + 1.25 * nbytes / 2 ** 20))
 
-    def _run(self, stack, grid, out, vec, probe, resume):
+    # -- run --------------------------------------------------------------------------------------
+    def run(self, inputs: Sequence[str], out: str, resume: bool = False,
+            vector_out: Optional[str] = None) -> Dict:
+        """Infer over the scene ``inputs`` (one raster per date) and write ``out``; see :func:`infer_geotiff`."""
+        import rasterio
+        inputs = [os.fspath(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+        out = os.path.abspath(os.fspath(out))
+        for p in inputs:
+            if os.path.exists(p) and os.path.exists(out) and os.path.samefile(p, out):
+                raise InferenceError(f'{out}: the output path is an input')
+        out = self._outputs(out, vector_out)
+        for p in inputs:
+            check_georeferencing(p)
         rank, world = _dist_info()
-        partial = (vec or out) + '.partial'
-        manifest = self._manifest(stack, grid, vec or out)
-        manifest.update({k: v for k, v in probe.items()})
-        reuse = self._prepare_partial(partial, manifest, resume, rank)
-        n_cols = len(grid.col_offsets)
-        pipe = _Pipe()
-        stats = dict(tiles_total=len(grid), grid=repr(grid), mode=probe['mode'])
-        writer = None
-        if probe['mode'] == 'dense':
-            num_rows = math.ceil(grid.shape[0] / self.block)
-            row_file = lambda b: os.path.join(partial, 'rows', f'r{b:06d}.npy')  # noqa: E731
-            mine = [b for b in _split(num_rows, world, rank) if not (reuse and os.path.isfile(row_file(b)))]
-            blender = DenseBlender(grid, probe['channels'], self.block, self.blend, rows=mine)
-            needed = blender.tiles_needed()
-            stats['rows_total'], stats['rows_resumed'] = num_rows, (num_rows - len(mine)) if world == 1 else None
-            if rank == 0:
-                dtype, nodata = ('uint8', 255) if probe['output'] == 'labels' else ('float32', float('nan'))
-                count = 1 if probe['output'] == 'labels' else probe['channels']
-                writer = GeoTiffWriter(out, stack.info, count, dtype, nodata, block=self.block,
-                                       compress=self.compress, cog=self.cog)
-        else:
-            row_file = lambda i: os.path.join(partial, 'rows', f't{i:06d}.npz')  # noqa: E731
-            mine = [i for i in _split(len(grid.row_offsets), world, rank)
-                    if not (reuse and os.path.isfile(row_file(i)))]
-            needed = [i * n_cols + j for i in mine for j in range(n_cols)]
-            stats['rows_total'] = len(grid.row_offsets)
-            stats['rows_resumed'] = (len(grid.row_offsets) - len(mine)) if world == 1 else None
-        batches = sorted({t // self.batch_size for t in needed})
-        tiles_run = [t for b in batches for t in range(b * self.batch_size, min((b + 1) * self.batch_size, len(grid)))]
-        stats['tiles_run'] = len(tiles_run)
+        with DateStack(inputs, **({} if self.bands is None else dict(bands=self.bands))) as stack:
+            self._check_inputs(stack)
+            grid = TileGrid(stack.info.shape, self.tile, self.overlap, block=stack.info.block_shape)
+            merger = self._merger(stack, grid, out, rank)  # validates the output settings
+            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)), _torch_threads(self.num_threads):
+                return self._run(stack, grid, merger, resume, rank, world)
+
+    def _plan(self, grid: TileGrid, merger: Merger, reuse: bool, rank: int, world: int, stats: dict):
+        """Units this rank makes -> the fixed batches (the same as in an uninterrupted run) to run."""
+        n_units = merger.num_units()
+        mine = [u for u in _split(n_units, world, rank) if not (reuse and os.path.isfile(merger.unit_file(u)))]
+        needed = merger.start(mine)
+        bs = self.batch_size
+        batches = sorted({t // bs for t in needed})
+        tiles_run = sum(min((b + 1) * bs, len(grid)) - b * bs for b in batches)
+        stats.update(rows_total=n_units, rows_resumed=(n_units - len(mine)) if world == 1 else None,
+                     tiles_run=tiles_run)
+        return batches, tiles_run
+
+    def _run(self, stack, grid, merger: Merger, resume: bool, rank: int, world: int) -> Dict:
+        partial = merger.s.partial
+        reuse = self._prepare_partial(partial, self._manifest(stack, grid, merger), resume, rank)
+        stats = dict(tiles_total=len(grid), grid=repr(grid), kind=merger.kind)
+        batches, tiles_run = self._plan(grid, merger, reuse, rank, world, stats)
         if rank == 0:
             from mmengine.logging import print_log
-            resumed = f", {stats['rows_resumed']} of {stats['rows_total']} rows resumed" if reuse else ''
-            print_log(f'{vec or out}: {grid}, {len(tiles_run)} of {len(grid)} windows to run on rank 0 of '
+            resumed = f", {stats['rows_resumed']} of {stats['rows_total']} {merger.unit_name}s resumed" \
+                if reuse else ''
+            print_log(f'{merger.s.out}: {grid}, {tiles_run} of {len(grid)} windows to run on rank 0 of '
                       f'{world}{resumed}', logger='current')
+        pipe = _Pipe()
         try:
             t0 = time.perf_counter()
-            self._pipeline(pipe, stack, grid, batches, tiles_run, probe, row_file, writer,
-                           blender if probe['mode'] == 'dense' else None, set(needed), n_cols)
+            self._pipeline(pipe, stack, grid, merger, batches, tiles_run, rank)
             stats['pipeline_s'] = time.perf_counter() - t0
             stats.update({f'cpu_{k}_s': v for k, v in pipe.cpu.items()}, model_wait_s=pipe.model_wait)
             _barrier()
+            result = merger.finish() if rank == 0 else (
+                dict(vector=merger.s.out) if merger.kind == 'rotated_boxes' else dict(raster=merger.s.out))
             if rank == 0:
-                if probe['mode'] == 'dense':
-                    self._flush_files(writer, row_file, num_rows)
-                    path = writer.commit()
-                    result = dict(raster=path)
-                else:
-                    result = dict(vector=self._write_objects(stack, grid, vec, row_file))
                 shutil.rmtree(partial, ignore_errors=True)
-            else:
-                result = dict(raster=out) if probe['mode'] == 'dense' else dict(vector=vec)
         except BaseException:
-            if writer is not None:
-                writer.abort()
+            merger.abort()
+            self._drop_empty_partial(partial, rank)
             raise
         result['stats'] = stats
         return result
 
-    # -- the threads ------------------------------------------------------------------------------
-    def _pipeline(self, pipe, stack, grid, batches, tiles_run, probe, row_file, writer, blender, needed, n_cols):
+    @staticmethod
+    def _drop_empty_partial(partial: str, rank: int):
+        """A run that never finished a unit (now or before) leaves nothing to resume: remove its folder."""
+        rows = os.path.join(partial, 'rows')
+        if rank == 0 and os.path.isdir(rows) and not any(n.endswith(('.npy', '.npz')) for n in os.listdir(rows)):
+            shutil.rmtree(partial, ignore_errors=True)
+
+    # -- the pipeline steps ------------------------------------------------------------------------
+    def _read_batch(self, stack: DateStack, grid: TileGrid, tiles: Sequence[int]) -> TileBatch:
+        """Read the windows ``tiles`` into one ``(B, T, C, th, tw)`` array (and their valid masks)."""
+        th, tw = grid.tile
+        dt = torch_safe_dtype(stack.dtype)
+        px = np.empty((len(tiles), stack.num_dates, stack.info.count, th, tw), dt)
+        valid = np.empty((len(tiles), th, tw), bool)
+        windows = []
+        for k, t in enumerate(tiles):
+            w = grid.window(t)
+            try:
+                a, v = stack.read(w)  # (T, C, h, w), (h, w)
+            except RasterReadError:
+                raise
+            except (OSError, RuntimeError) as e:  # rasterio's RasterioIOError is an OSError
+                raise _read_failure(stack, w, e) from e
+            px[k] = a
+            valid[k] = v
+            windows.append(w)
+        return TileBatch(tiles=list(tiles), windows=windows, pixels=px, valid=valid,
+                         meta=dict(crs=self._crs_wkt, img_path=list(stack.paths)))
+
+    def _reader(self, pipe, q_in, stack, grid, merger, batches):
+        bs, n = self.batch_size, len(grid)
+        for b in batches:
+            batch = self._read_batch(stack, grid, range(b * bs, min((b + 1) * bs, n)))
+            pipe.put(q_in, (batch, merger.model_input(batch)))
+        pipe.put(q_in, _END)
+
+    @staticmethod
+    def _merge(pipe, q_out, q_units, merger, bar):
+        while True:
+            item = pipe.get(q_out)
+            if item is _END:
+                break
+            batch, results = item
+            for k, (t, w) in enumerate(zip(batch.tiles, batch.windows)):
+                for unit in merger.add(t, w, results[k], batch.valid[k]):
+                    pipe.put(q_units, unit)
+                bar.update(1)
+        pipe.put(q_units, _END)
+
+    @staticmethod
+    def _write(pipe, q_units, merger):
+        while True:
+            item = pipe.get(q_units)
+            if item is _END:
+                break
+            merger.save(*item)
+            pipe.units_done += 1
+
+    def _model_loop(self, pipe, q_in, q_out, merger):
+        """Main thread: batches -> model -> merge queue; records how long the model waited for input."""
+        wait = 0.0
+        while True:
+            t0 = time.perf_counter()
+            item = pipe.get(q_in)
+            wait += time.perf_counter() - t0
+            if item is _END:
+                break
+            batch, data = item
+            pipe.put(q_out, (batch, merger.predict(self.model, data)))
+        pipe.put(q_out, _END)
+        pipe.model_wait = wait
+
+    def _pipeline(self, pipe, stack, grid, merger, batches, tiles_run, rank):
         from tqdm import tqdm
-        rank, _ = _dist_info()
+        self._crs_wkt = stack.info.crs.to_wkt()
         q_in: queue.Queue = queue.Queue(self.prefetch)
         q_out: queue.Queue = queue.Queue(2)
-        q_rows: queue.Queue = queue.Queue(2)
-        bs, n = self.batch_size, len(grid)
-        bar = tqdm(total=len(tiles_run), unit='tile', desc=os.path.basename(writer.path if writer else 'infer'),
+        q_units: queue.Queue = queue.Queue(2)
+        bar = tqdm(total=tiles_run, unit='tile', desc=os.path.basename(merger.s.out),
                    disable=not self.progress or rank != 0, dynamic_ncols=True, smoothing=0.1)
-        self._next_row = 0
-
-        def reader():
-            for b in batches:
-                pipe.put(q_in, self._read_batch(stack, grid, range(b * bs, min((b + 1) * bs, n))))
-            pipe.put(q_in, _END)
-
-        def merger():
-            boxes_row: Dict[int, list] = {}
-            while True:
-                item = pipe.get(q_out)
-                if item is _END:
-                    break
-                for t, w, res, valid in zip(item['tiles'], item['windows'], item['results'], item['valids']):
-                    if probe['mode'] == 'dense':
-                        scores, mvalid = res
-                        for b, arr in blender.add(w, scores, valid & mvalid):
-                            pipe.put(q_rows, (b, scores_to_output(arr, probe['output'])))
-                    elif t in needed:
-                        i = t // n_cols
-                        bx, sc, lb, mvalid = res
-                        boxes_row.setdefault(i, []).append(shift_boxes(w, grid.shape, bx, sc, lb, valid & mvalid))
-                        if len(boxes_row[i]) == n_cols:
-                            parts = boxes_row.pop(i)
-                            arrs = {k: np.concatenate([p[j] for p in parts]) for j, k in enumerate(('boxes', 'scores', 'labels'))}
-                            pipe.put(q_rows, (i, arrs))
-                    bar.update(1)
-            pipe.put(q_rows, _END)
-
-        def write():
-            while True:
-                item = pipe.get(q_rows)
-                if item is _END:
-                    break
-                b, arr = item
-                if isinstance(arr, dict):
-                    _atomic_save(row_file(b), lambda f: np.savez(f, **arr))
-                    continue
-                _atomic_save(row_file(b), lambda f: np.save(f, arr))
-                if writer is not None:
-                    self._flush_files(writer, row_file, b)
-                    writer.write(arr, row_off=b * self.block)
-                    self._next_row = b + 1
-
-        threads = [pipe.thread(reader, name='read'), pipe.thread(merger, name='merge'),
-                   pipe.thread(write, name='write')]
+        threads = [pipe.thread(self._reader, pipe, q_in, stack, grid, merger, batches, name='read'),
+                   pipe.thread(self._merge, pipe, q_out, q_units, merger, bar, name='merge'),
+                   pipe.thread(self._write, pipe, q_units, merger, name='write')]
         try:
-            wait = 0.0
-            while True:
-                t0 = time.perf_counter()
-                item = pipe.get(q_in)
-                wait += time.perf_counter() - t0
-                if item is _END:
-                    break
-                results = []
-                for s in self._predict(item.pop('data')):
-                    if probe['mode'] == 'dense':
-                        d = getattr(s, probe['field']).data.float().cpu().numpy()
-                        mv = s.valid_mask.data.cpu().numpy().reshape(d.shape[-2:]).astype(bool) \
-                            if 'valid_mask' in s else np.ones(d.shape[-2:], bool)
-                        results.append((d, mv))
-                    else:
-                        inst = s.pred_instances
-                        mv = s.valid_mask.data.cpu().numpy()[0].astype(bool) if 'valid_mask' in s else None
-                        results.append((inst.bboxes.detach().float().cpu().numpy().reshape(-1, 5),
-                                        inst.scores.detach().float().cpu().numpy(),
-                                        inst.labels.detach().cpu().numpy(),
-                                        mv if mv is not None else np.ones(grid.tile, bool)))
-                item['results'] = results
-                pipe.put(q_out, item)
-            pipe.put(q_out, _END)
-            pipe.model_wait = wait  # wall seconds the model sat idle waiting for reads
+            self._model_loop(pipe, q_in, q_out, merger)
             for t in threads:
                 while t.is_alive() and not pipe.stop.is_set():
                     t.join(0.1)
         except _Stop:
             pass
-        except BaseException as e:
+        except BaseException as e:  # Ctrl-C and model errors stop the helpers too
             pipe.fail(e)
         finally:
             if pipe.errors:
@@ -459,32 +495,6 @@ class TiledInferencer:
         if pipe.errors:
             raise pipe.errors[0]
 
-    def _flush_files(self, writer, row_file, upto: int):
-        """Write rows ``[next, upto)`` from the partial folder (rows resumed or made by other ranks)."""
-        while self._next_row < upto:
-            b = self._next_row
-            path = row_file(b)
-            if not os.path.isfile(path):
-                raise RuntimeError(f'{path}: block row {b} is missing from the partial results')
-            writer.write(np.load(path), row_off=b * self.block)
-            self._next_row = b + 1
-
-    def _write_objects(self, stack, grid, vec, row_file) -> str:
-        parts = []
-        for i in range(len(grid.row_offsets)):
-            path = row_file(i)
-            if not os.path.isfile(path):
-                raise RuntimeError(f'{path}: window row {i} is missing from the partial results')
-            with np.load(path) as z:
-                parts.append((z['boxes'], z['scores'], z['labels']))
-        boxes = np.concatenate([p[0] for p in parts]).reshape(-1, 5)
-        scores = np.concatenate([p[1] for p in parts])
-        labels = np.concatenate([p[2] for p in parts]).astype(np.int64)
-        boxes, scores, labels = merge_boxes(boxes, scores, labels, self.nms_iou)
-        meta = getattr(self.model, 'dataset_meta', None) or {}
-        names = meta.get('classes') if isinstance(meta, dict) else None
-        return write_boxes_gpkg(vec, boxes, scores, labels, stack.info, class_names=names)
-
 
 def infer_geotiff(model, inputs: Sequence[str], out: str, tile: int = 512, overlap: int = 64,
                   batch_size: int = 4, output: str = 'labels', cog: bool = False, resume: bool = False,
@@ -493,10 +503,11 @@ def infer_geotiff(model, inputs: Sequence[str], out: str, tile: int = 512, overl
     """Run ``model`` over a scene larger than memory and write a georeferenced result.
 
     Args:
-        model: a geoperc model in eval mode (see the module docstring for the ``test_step`` contract).
-        inputs: one raster path per date (one for detection/segmentation, two for change detection);
-            later dates are warped to the first date's grid when needed.
-        out: output GeoTIFF path (dense models). Object models write a GeoPackage at ``vector_out``, or
+        model: a geoperc model in eval mode (``geoperc/models/base.py``): ``dense_probs``,
+            ``dense_regression`` or ``rotated_boxes``.
+        inputs: one raster path per date (``model.num_dates`` of them); later dates are warped to the
+            first date's grid when needed.
+        out: output GeoTIFF path (dense kinds). Box detectors write a GeoPackage at ``vector_out``, or
             ``out`` with a ``.gpkg`` suffix.
         tile, overlap, batch_size: windowing and batching.
         output: ``'labels'`` (uint8, nodata 255) or ``'probs'`` (float32, nodata NaN).
@@ -504,17 +515,20 @@ def infer_geotiff(model, inputs: Sequence[str], out: str, tile: int = 512, overl
         resume: continue from the finished rows in ``<out>.partial/``.
         blend: ``'hann'``, ``'linear'`` or ``'none'``.
         progress: tqdm bar with tiles/s and ETA.
-        **kwargs: further :class:`TiledInferencer` arguments (``block``, ``compress``, ``nms_iou``, ...).
+        **kwargs: further :class:`TiledInferencer` arguments (``block``, ``compress``, ``nms_iou``,
+            ``num_threads``, ...).
 
     Returns:
         ``{'raster': path}`` or ``{'vector': path}``, and ``'stats'``: a dict of run statistics
-        (``tiles_total``, ``tiles_run``, ``rows_total``, ``rows_resumed``, ``mode``, ``grid``, and timings:
+        (``tiles_total``, ``tiles_run``, ``rows_total``, ``rows_resumed``, ``kind``, ``grid``, and timings:
         ``pipeline_s`` wall seconds, ``cpu_{read,merge,write}_s`` CPU seconds of the helper threads,
         ``model_wait_s`` wall seconds the model waited for reads).
 
     Raises:
-        RasterError: an input is missing, not a raster, has no CRS, has the wrong band count, or dates do
-            not overlap. OSError: the output cannot be written. InferenceError: bad settings.
+        RasterError: an input is missing, not a raster, has no CRS or geotransform, the wrong band count,
+            or dates do not overlap; RasterReadError: a read failed mid-file. OutputPathError: the output
+            cannot be written. InferenceError / SettingsError: the model cannot be tiled or bad settings
+            (codec, tile size, number of dates). All are :class:`~geoperc.errors.GeoPercError`.
     """
     inf = TiledInferencer(model, tile=tile, overlap=overlap, batch_size=batch_size, output=output, blend=blend,
                           cog=cog, progress=progress, **kwargs)

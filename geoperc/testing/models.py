@@ -1,70 +1,139 @@
-"""Tiny models for tests, demos and benchmarks of the inference path (registered in ``MODELS``).
+"""Tiny models on the model contract (``geoperc/models/base.py``) for tests, demos and benchmarks.
 
-* :class:`IdentityDenseModel`: ``seg_logits`` = the input bands (all dates' bands concatenated), so a
-  tiled round trip must reproduce the input raster exactly.
-* :class:`FixedBoxModel`: reports fixed rotated boxes given in *raster* pixels, translated into each
-  window whose pixels contain the box centre -- a box in an overlap is reported by every tile that sees
-  it, as a real detector would, and the merger must keep it once.
-* :class:`TinyConvSegModel`: a few 3x3 convolutions with softmax output, a stand-in for a real dense
-  model (benchmarks, checkpoint loading).
+* :class:`IdentityDenseModel` (``dense_probs``): ``pred_probs`` = the input bands (all dates' bands
+  concatenated), so a tiled round trip must reproduce the input raster exactly. Not probabilities: a
+  test instrument for the inference path.
+* :class:`IdentityRegressionModel` (``dense_regression``): ``pred_depth`` = one input band, for exact
+  round trips of float/uint16 regression outputs.
+* :class:`TinyConvSegModel` (``dense_probs``): a few 3x3 convolutions with softmax output, a stand-in
+  for a real dense model (benchmarks, checkpoint loading, learning tests).
+* :class:`FixedBoxModel` (``rotated_boxes``): reports fixed rotated boxes given in *raster* pixels,
+  translated into each window whose pixels contain the box centre -- a box in an overlap is reported by
+  every tile that sees it, as a real detector would, and the merger must keep it once.
 
-All take the usual ``data_preprocessor`` and follow ``BaseModel.forward(inputs, data_samples, mode)``.
+All take the usual ``data_preprocessor`` (default :class:`GeoDataPreprocessor` without normalisation)
+and follow ``forward(inputs, data_samples, mode)`` of :class:`~geoperc.models.base.BaseGeoModel`.
 """
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
-from mmengine.structures import InstanceData, PixelData
+from mmengine.structures import InstanceData
 
+from geoperc.models.base import DENSE_PROBS, DENSE_REGRESSION, ROTATED_BOXES, BaseDenseModel, BaseGeoModel
 from geoperc.models.data_preprocessors.geo_preprocessor import GeoDataPreprocessor
 from geoperc.registry import MODELS
-from geoperc.structures.geo_data_sample import GeoDataSample
 
-__all__ = ['IdentityDenseModel', 'FixedBoxModel', 'TinyConvSegModel']
+__all__ = ['IdentityDenseModel', 'IdentityRegressionModel', 'FixedBoxModel', 'TinyConvSegModel',
+           'softmax_']
 
 _DEFAULT_PRE = dict(type=GeoDataPreprocessor)
 
 
-def _samples(data_samples, n):
-    return data_samples if data_samples is not None else [GeoDataSample() for _ in range(n)]
+def softmax_(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Softmax over ``dim`` in place (no temporaries the size of ``x`` beyond the reductions)."""
+    x.sub_(x.amax(dim, keepdim=True)).exp_()
+    return x.div_(x.sum(dim, keepdim=True))
 
 
-def _crop(sample, x):
-    h, w = sample.metainfo.get('img_shape', x.shape[-2:])
-    return x[..., :h, :w]
+def _stack_dates(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1, 2) if x.dim() == 5 else x  # (B, T*C, H, W)
 
 
 @MODELS.register_module()
-class IdentityDenseModel(BaseModel):
-    """Returns its (normalised, if the preprocessor normalises) input bands as ``seg_logits``.
+class IdentityDenseModel(BaseDenseModel):
+    """Returns its (normalised, if the preprocessor normalises) input bands as ``pred_probs``.
 
-    Inputs ``(B, C, H, W)`` or ``(B, T, C, H, W)`` -> ``seg_logits`` ``(T*C, h, w)`` per sample, padding
-    removed; ``pred_sem_seg`` is the argmax, ``valid_mask`` is kept.
+    Inputs ``(B, C, H, W)`` or ``(B, T, C, H, W)`` -> ``pred_probs`` ``(T*C, h, w)`` per sample, padding
+    removed; ``pred_sem_seg`` is the argmax.
+
+    Args:
+        in_channels: bands per date; None accepts any band count (``num_classes`` then follows the
+            input).
+        num_dates: dates per sample.
     """
 
-    def __init__(self, data_preprocessor=None, init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(_DEFAULT_PRE), init_cfg=init_cfg)
+    def __init__(self, in_channels: Optional[int] = None, num_dates: int = 1, data_preprocessor=None,
+                 init_cfg=None):
+        super().__init__(in_channels or 0, (in_channels or 0) * num_dates,
+                         data_preprocessor=data_preprocessor or dict(_DEFAULT_PRE), init_cfg=init_cfg)
+        self._in_channels = in_channels
+        self.num_dates = int(num_dates)
         self.register_buffer('_dummy', torch.zeros(1), persistent=False)  # gives the model a device
 
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        x = inputs.flatten(1, 2) if inputs.dim() == 5 else inputs  # (B, T*C, H, W)
-        if mode == 'tensor':
-            return x
-        if mode == 'loss':
-            return dict(loss_zero=x.sum() * 0)
-        samples = _samples(data_samples, x.shape[0])
-        for xi, s in zip(x, samples):
-            p = _crop(s, xi)
-            s.seg_logits = PixelData(data=p)
-            s.pred_sem_seg = PixelData(data=p.argmax(0, keepdim=True))
-            if 'valid_mask' in s:
-                s.valid_mask = PixelData(data=_crop(s, s.valid_mask.data))
-        return samples
+    def _forward(self, inputs, data_samples=None):
+        return _stack_dates(inputs)
+
+    def loss(self, inputs, data_samples):
+        return dict(loss_zero=inputs.float().sum() * 0)
+
+    def predict_dense(self, inputs):
+        return _stack_dates(inputs)
 
 
 @MODELS.register_module()
-class FixedBoxModel(BaseModel):
+class IdentityRegressionModel(IdentityDenseModel):
+    """``pred_depth`` = band ``band`` of date 1 of its input (``dense_regression``).
+
+    Args:
+        band: 0-based band index returned.
+    """
+
+    output_kind = DENSE_REGRESSION
+
+    def __init__(self, in_channels: Optional[int] = None, band: int = 0, data_preprocessor=None, init_cfg=None):
+        super().__init__(in_channels, 1, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.band = int(band)
+        self.num_classes = 0
+
+    def predict_dense(self, inputs):
+        x = inputs[:, 0] if inputs.dim() == 5 else inputs
+        return x[:, self.band:self.band + 1]
+
+
+@MODELS.register_module()
+class TinyConvSegModel(BaseDenseModel):
+    """A small fully convolutional segmenter: ``depth`` 3x3 conv+ReLU layers and a classifier.
+
+    Works on one date ``(B, C, H, W)`` or stacks dates along channels ``(B, T, C, H, W)``.
+
+    Args:
+        in_channels: bands per date (the first layer takes ``in_channels * num_dates``).
+        num_classes: K >= 2.
+        width: hidden channels; depth: hidden 3x3 layers.
+        head_kernel: kernel of the classifier (1, or 3 for the all-3x3 CNN of ``bench/tiled_inference.py``).
+        num_dates: dates per sample.
+    """
+
+    output_kind = DENSE_PROBS
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 2, width: int = 16, depth: int = 2,
+                 head_kernel: int = 1, num_dates: int = 1, data_preprocessor=None, init_cfg=None):
+        super().__init__(in_channels, num_classes, data_preprocessor=data_preprocessor or dict(_DEFAULT_PRE),
+                         init_cfg=init_cfg)
+        self.num_dates = int(num_dates)
+        layers: List[nn.Module] = []
+        c = in_channels * self.num_dates
+        for _ in range(depth):
+            layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True)]
+            c = width
+        layers.append(nn.Conv2d(c, num_classes, head_kernel, padding=head_kernel // 2))
+        self.net = nn.Sequential(*layers)
+
+    def _forward(self, inputs, data_samples=None):
+        return self.net(_stack_dates(inputs))
+
+    def loss(self, inputs, data_samples):
+        logits = self._forward(inputs)
+        target = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()
+        return dict(loss_ce=nn.functional.cross_entropy(logits, target, ignore_index=self.ignore_index))
+
+    def predict_dense(self, inputs):
+        return softmax_(self._forward(inputs), 1)
+
+
+@MODELS.register_module()
+class FixedBoxModel(BaseGeoModel):
     """Detector stand-in: fixed le90 rotated boxes in raster pixels, reported by every window seeing them.
 
     Args:
@@ -72,26 +141,33 @@ class FixedBoxModel(BaseModel):
         scores: ``(N,)`` (default 0.9 each); labels: ``(N,)`` (default 0).
         jitter: maximum per-window shift (pixels) of the reported centres, deterministic per window, to
             mimic a detector that sees a box slightly differently from two tiles.
+        in_channels: bands per date; None accepts any band count.
     """
 
+    output_kind = ROTATED_BOXES
+
     def __init__(self, boxes: Sequence[Sequence[float]], scores: Optional[Sequence[float]] = None,
-                 labels: Optional[Sequence[int]] = None, jitter: float = 0.0, data_preprocessor=None,
-                 init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(_DEFAULT_PRE), init_cfg=init_cfg)
+                 labels: Optional[Sequence[int]] = None, jitter: float = 0.0, in_channels: Optional[int] = None,
+                 data_preprocessor=None, init_cfg=None):
         b = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 5)
+        lab = torch.as_tensor(labels if labels is not None else [0] * len(b), dtype=torch.long)
+        super().__init__(in_channels or 0, int(lab.max()) + 1 if len(lab) else 1,
+                         data_preprocessor=data_preprocessor or dict(_DEFAULT_PRE), init_cfg=init_cfg)
+        self._in_channels = in_channels
         self.register_buffer('boxes', b, persistent=False)
         self.register_buffer('scores', torch.as_tensor(scores if scores is not None else [0.9] * len(b),
                                                        dtype=torch.float32), persistent=False)
-        self.register_buffer('labels', torch.as_tensor(labels if labels is not None else [0] * len(b),
-                                                       dtype=torch.long), persistent=False)
+        self.register_buffer('labels', lab, persistent=False)
         self.jitter = float(jitter)
 
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        if mode == 'tensor':
-            return inputs
-        if mode == 'loss':
-            return dict(loss_zero=inputs.float().sum() * 0)
-        samples = _samples(data_samples, inputs.shape[0])
+    def _forward(self, inputs, data_samples=None):
+        return inputs
+
+    def loss(self, inputs, data_samples):
+        return dict(loss_zero=inputs.float().sum() * 0)
+
+    def predict(self, inputs, data_samples=None):
+        samples = self.new_samples(data_samples, inputs.shape[0])
         for s in samples:
             col, row = s.metainfo.get('window', (0, 0, 0, 0))[:2]
             h, w = s.metainfo.get('img_shape', inputs.shape[-2:])
@@ -107,46 +183,4 @@ class FixedBoxModel(BaseModel):
             inst.scores = self.scores[inside]
             inst.labels = self.labels[inside]
             s.pred_instances = inst
-        return samples
-
-
-@MODELS.register_module()
-class TinyConvSegModel(BaseModel):
-    """A small fully convolutional segmenter: ``depth`` 3x3 conv+ReLU layers and a 1x1 classifier.
-
-    Works on one date ``(B, C, H, W)`` or stacks dates along channels ``(B, T, C, H, W)``.
-
-    Args:
-        in_channels: C * T, input channels after stacking dates.
-        num_classes: K >= 2.
-        width: hidden channels; depth: hidden layers.
-    """
-
-    def __init__(self, in_channels: int = 3, num_classes: int = 2, width: int = 16, depth: int = 2,
-                 data_preprocessor=None, init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(_DEFAULT_PRE), init_cfg=init_cfg)
-        layers: List[nn.Module] = []
-        c = in_channels
-        for _ in range(depth):
-            layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True)]
-            c = width
-        layers.append(nn.Conv2d(c, num_classes, 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        x = inputs.flatten(1, 2) if inputs.dim() == 5 else inputs
-        logits = self.net(x)
-        if mode == 'tensor':
-            return logits
-        if mode == 'loss':
-            target = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()
-            return dict(loss_ce=nn.functional.cross_entropy(logits, target, ignore_index=255))
-        probs = logits.softmax(1)
-        samples = _samples(data_samples, x.shape[0])
-        for p, s in zip(probs, samples):
-            p = _crop(s, p)
-            s.seg_logits = PixelData(data=p)
-            s.pred_sem_seg = PixelData(data=p.argmax(0, keepdim=True))
-            if 'valid_mask' in s:
-                s.valid_mask = PixelData(data=_crop(s, s.valid_mask.data))
         return samples

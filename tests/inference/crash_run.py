@@ -26,9 +26,9 @@ if __name__ == '__main__':
     inp, out, ckpt, kill_at, min_rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     model = make_model(ckpt)
     calls = [0]
-    orig = model.test_step
+    orig = model.predict_dense
 
-    def test_step(data):
+    def predict_dense(data):
         calls[0] += 1
         if calls[0] == kill_at:
             # let MIN_ROWS block rows reach the disk, then die without any cleanup
@@ -39,6 +39,6 @@ if __name__ == '__main__':
             os.kill(os.getpid(), signal.SIGKILL)
         return orig(data)
 
-    model.test_step = test_step
+    model.predict_dense = predict_dense
     infer_geotiff(model, [inp], out, **INFER_KW)
     print('finished without being killed')

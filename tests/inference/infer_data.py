@@ -1,8 +1,10 @@
 """Helpers of the inference tests: tiny georeferenced rasters for the inference tests (written by code, a few hundred pixels)."""
+import glob
 import hashlib
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -53,3 +55,10 @@ def run_py(args, timeout=120, env=None, **kw):
     return subprocess.run([sys.executable] + list(args), capture_output=True, text=True, timeout=timeout,
                           env=e, cwd=kw.pop('cwd', ROOT), **kw)
 
+
+
+def wait_rows(out, n, timeout=20, pattern='r*.npy'):
+    """Wait until ``n`` finished units of ``out`` are in its partial folder (or ``timeout`` s)."""
+    deadline = time.time() + timeout
+    while len(glob.glob(os.path.join(out + '.partial', 'rows', pattern))) < n and time.time() < deadline:
+        time.sleep(0.02)

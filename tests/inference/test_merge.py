@@ -8,14 +8,14 @@ from geoperc.inference.merge import DenseBlender, blend_weights_1d, scores_to_ou
 from geoperc.io.tiling import TileGrid
 
 
-def _reference(grid, tiles, wy, wx, K):
+def _reference(grid, tiles, weights, K):
     """Whole-raster float64 weighted mean (what the streaming blender must equal)."""
     H, W = grid.shape
     acc = np.zeros((K, H, W))
     wsum = np.zeros((H, W))
     th, tw = grid.tile
-    w2 = wy[:, None].astype(np.float64) * wx[None, :]
     for win, p in zip(grid, tiles):
+        w2 = weights(win).astype(np.float64)
         r, c = win.row_off, win.col_off
         h, w = min(th, H - r), min(tw, W - c)
         acc[:, r:r + h, c:c + w] += p[:, :h, :w] * w2[:h, :w]
@@ -33,7 +33,7 @@ def test_streaming_equals_reference_and_memory_is_bounded(blend):
     out = np.full((K, 1000, 70), np.nan, np.float32)
     max_alive, order = 0, []
     for win, p in zip(grid, tiles):
-        for b, arr in bl.add(win, p):
+        for b, arr in bl.add(win, p.copy()):   # the blender weights its input in place
             order.append(b)
             out[:, b * block:b * block + arr.shape[1]] = arr
         max_alive = max(max_alive, len(bl.acc))
@@ -41,9 +41,25 @@ def test_streaming_equals_reference_and_memory_is_bounded(blend):
     assert not bl.acc and not bl.pending_rows
     # memory: never more than the rows one tile row spans (+1 straddling), independent of the height
     assert max_alive <= math.ceil(48 / block) + 2
-    wy = blend_weights_1d(48, grid.overlap[0], blend)
-    wx = blend_weights_1d(48, grid.overlap[1], blend)
-    np.testing.assert_allclose(out, _reference(grid, tiles, wy, wx, K), rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(out, _reference(grid, tiles, bl.weights, K), rtol=2e-6, atol=1e-7)
+    # a pixel covered by one window alone keeps its value bit for bit (weight 1: no taper on borders)
+    single = np.zeros((1000, 70), int)
+    for win in grid:
+        single[win.row_off:win.row_off + 48, win.col_off:win.col_off + 48] += 1
+    t0 = tiles[0]
+    only = single[:48, :48] == 1
+    np.testing.assert_array_equal(out[:, :48, :48][:, only], t0[:, only])
+
+
+def test_border_weights_are_one_and_interior_tapers():
+    grid = TileGrid((200, 200), 64, 16)
+    bl = DenseBlender(grid, 1, block=32)
+    first, mid, last = grid[0], grid[len(grid.col_offsets) + 1], grid[len(grid) - 1]
+    assert bl.weights(first)[0, 0] == 1 and bl.weights(first)[-1, -1] < 1     # border side: 1
+    assert bl.weights(mid)[0, 0] < 1 and bl.weights(mid)[32, 32] == 1
+    assert bl.weights(last)[-1, -1] == 1 and bl.weights(last)[0, 0] < 1
+    one = DenseBlender(TileGrid((50, 50), 64, 16), 1, block=32)              # one window: all 1
+    assert (one.weights(one.grid[0]) == 1).all()
 
 
 def test_rows_subset_and_invalid():

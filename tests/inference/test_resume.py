@@ -37,7 +37,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path, ckpt):
     infer_geotiff(make_model(ckpt), [path], ref, **INFER_KW)
 
     out = str(tmp_path / 'out.tif')
-    proc = run_py([os.path.join(HERE, 'crash_run.py'), path, out, ckpt, '8', '3'], cwd=HERE)
+    proc = run_py([os.path.join(HERE, 'crash_run.py'), path, out, ckpt, '6', '3'], cwd=HERE)
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     assert not os.path.exists(out)                                   # no half-written output
     done = glob.glob(os.path.join(out + '.partial', 'rows', 'r*.npy'))
@@ -57,12 +57,12 @@ def test_resume_refuses_changed_settings_and_restarts_without_flag(tmp_path, sce
     class Boom(IdentityDenseModel):
         n, crash = 0, True
 
-        def test_step(self, data):
+        def predict_dense(self, inputs):
             Boom.n += 1
             if Boom.crash and Boom.n == 8:
                 _wait_rows(Boom.out, 1)
                 raise KeyboardInterrupt  # a Ctrl-C mid-run
-            return super().test_step(data)
+            return super().predict_dense(inputs)
 
     kw = dict(tile=128, overlap=32, batch_size=2, block=64, progress=False)
     Boom.out = out

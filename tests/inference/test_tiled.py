@@ -8,13 +8,14 @@ import torch
 from mmengine.structures import PixelData
 from rasterio.transform import from_origin
 
+from geoperc.errors import GeoPercError
 from geoperc.inference import InferenceError, infer_geotiff
-from geoperc.inference.export import needs_bigtiff
+from geoperc.inference.export import OutputPathError, needs_bigtiff
 from geoperc.io.raster import RasterError
 from geoperc.models.data_preprocessors.geo_preprocessor import GeoDataPreprocessor
-from geoperc.testing.models import IdentityDenseModel, TinyConvSegModel
+from geoperc.testing.models import FixedBoxModel, IdentityDenseModel, IdentityRegressionModel, TinyConvSegModel
 
-from infer_data import ORIGIN, RES, scene_array, write_raster
+from infer_data import ORIGIN, RES, scene_array, wait_rows as _wait_rows, write_raster
 
 KW = dict(tile=128, overlap=32, batch_size=3, block=64, progress=False)
 
@@ -71,11 +72,11 @@ def test_two_dates_warped_second_date(tmp_path):
     seen = []
 
     class Spy(IdentityDenseModel):
-        def test_step(self, data):
-            seen.extend(tuple(x.shape) for x in data['inputs'])
-            return super().test_step(data)
+        def predict_dense(self, inputs):
+            seen.append(tuple(inputs.shape[1:]))
+            return super().predict_dense(inputs)
 
-    infer_geotiff(Spy().eval(), [p1, p2], out, output='probs', **KW)
+    infer_geotiff(Spy(num_dates=2).eval(), [p1, p2], out, output='probs', **KW)
     assert set(seen) == {(2, 3, 128, 128)}
     with rasterio.open(out) as o:
         b = o.read()
@@ -88,21 +89,51 @@ def test_two_dates_warped_second_date(tmp_path):
     assert np.isnan(b[:, ~valid]).all()  # outside date 2's footprint, or nodata on either date
 
 
-def test_single_date_gets_chw_and_geo_metainfo(tmp_path, scene):
+class _SpyPre(GeoDataPreprocessor):
+    seen = []
+
+    def forward(self, data, training=False):
+        _SpyPre.seen.append((tuple(data['inputs'].shape), data['inputs'].dtype, data.get('data_samples'),
+                             tuple(data['valid_mask'].shape)))
+        return super().forward(data, training)
+
+
+def test_dense_kinds_get_one_batch_in_file_dtype_and_no_samples(tmp_path, scene):
+    path, _ = scene
+    _SpyPre.seen = []
+    calls = []
+
+    class Spy(IdentityDenseModel):
+        def predict(self, *a, **k):  # tiled inference never asks for labels per window
+            raise AssertionError('predict called')
+
+        def predict_dense(self, inputs):
+            calls.append(inputs.dtype)
+            return super().predict_dense(inputs)
+
+    res = infer_geotiff(Spy(data_preprocessor=_SpyPre()).eval(), [path], str(tmp_path / 'o.tif'), **KW)
+    n = res['stats']['tiles_total']
+    shapes = {m[0][1:] for m in _SpyPre.seen}
+    assert shapes == {(3, 128, 128)} and {m[1] for m in _SpyPre.seen} == {torch.uint8}
+    assert all(m[2] is None for m in _SpyPre.seen) and {m[3][1:] for m in _SpyPre.seen} == {(128, 128)}
+    assert sum(m[0][0] for m in _SpyPre.seen) == n and len(calls) == -(-n // 3) and set(calls) == {torch.float32}
+
+
+def test_boxes_get_geo_metainfo(tmp_path, scene):
+    pytest.importorskip('mmcv.ops')
     path, _ = scene
     metas = []
 
-    class Spy(IdentityDenseModel):
+    class Spy(FixedBoxModel):
         def test_step(self, data):
             for x, s in zip(data['inputs'], data['data_samples']):
                 metas.append((tuple(x.shape), x.dtype, dict(s.metainfo)))
             return super().test_step(data)
 
-    infer_geotiff(Spy().eval(), [path], str(tmp_path / 'o.tif'), **KW)
-    shapes = {m[0] for m in metas}
-    assert shapes == {(3, 128, 128)} and {m[1] for m in metas} == {torch.uint8}
+    infer_geotiff(Spy([[10, 10, 4, 2, 0]]).eval(), [path], str(tmp_path / 'o.gpkg'), **KW)
+    assert {m[0] for m in metas} == {(3, 128, 128)} and {m[1] for m in metas} == {torch.uint8}
     with rasterio.open(path) as s:
-        for _, _, meta in metas[1:]:  # [0] is the probe
+        for _, _, meta in metas:
             col, row, w, h = meta['window']
             assert meta['transform'] == tuple(s.transform @ rasterio.Affine.translation(col, row))[:6]
             assert rasterio.crs.CRS.from_wkt(meta['crs']) == s.crs and meta['nodata'] == 0
@@ -110,24 +141,46 @@ def test_single_date_gets_chw_and_geo_metainfo(tmp_path, scene):
             assert meta['ori_shape'] == (min(h, 300 - row), min(w, 437 - col))
 
 
-def test_regression_output(tmp_path, scene):
-    path, a = scene
-
-    class Depth(IdentityDenseModel):
-        def forward(self, inputs, data_samples=None, mode='tensor'):
-            samples = super().forward(inputs, data_samples, mode)
-            for s in samples:
-                s.pred_depth = PixelData(data=s.seg_logits.data.mean(0, keepdim=True))
-                del s.seg_logits
-            return samples
-
+@pytest.mark.parametrize('dtype', ['uint16', 'float32'])
+@pytest.mark.parametrize('blend', ['hann', 'linear'])
+def test_regression_identity_exact_beyond_8_bits(tmp_path, dtype, blend):
+    """Where one window covers a pixel (weight 1), the written value is the model's, bit for bit."""
+    rng = np.random.default_rng(5)
+    if dtype == 'uint16':
+        a = rng.integers(1, 65535, (1, 300, 437)).astype(np.uint16)
+    else:
+        a = rng.uniform(-1e4, 1e4, (1, 300, 437)).astype(np.float32)  # full 24-bit mantissas
+    path = write_raster(str(tmp_path / f'{dtype}.tif'), a, nodata=None, block=None)  # striped: stride 96
     out = str(tmp_path / 'depth.tif')
-    infer_geotiff(Depth().eval(), [path], out, output='labels', **KW)
+    res = infer_geotiff(IdentityRegressionModel().eval(), [path], out, blend=blend, **KW)
+    assert res['stats']['kind'] == 'dense_regression'
     with rasterio.open(out) as o:
         assert o.count == 1 and o.dtypes[0] == 'float32'
         d = o.read(1)
-    valid = _valid(a)
-    np.testing.assert_allclose(d[valid], a.astype(np.float32).mean(0)[valid], rtol=1e-6)
+    from geoperc.io.tiling import TileGrid
+    grid = TileGrid((300, 437), 128, 32)
+    cover = np.zeros((300, 437), int)
+    for w in grid:
+        cover[w.row_off:w.row_off + 128, w.col_off:w.col_off + 128] += 1
+    single = cover == 1
+    assert single.mean() > 0.4
+    np.testing.assert_array_equal(d[single], a[0].astype(np.float32)[single])   # exact
+    np.testing.assert_allclose(d, a[0].astype(np.float32), rtol=5e-7)             # overlaps: float32 rounding
+
+
+def test_float64_input_written_as_float32_and_said(tmp_path):
+    from mmengine.logging import MMLogger
+    a = (np.random.default_rng(2).integers(-400, 400, (1, 60, 70)) / 8).astype(np.float64)
+    path = write_raster(str(tmp_path / 'f64.tif'), a, nodata=None)
+    out = str(tmp_path / 'o.tif')
+    logger = MMLogger.get_instance('geoperc-test-f64', log_file=str(tmp_path / 'log.txt'))
+    infer_geotiff(IdentityRegressionModel().eval(), [path], out, **KW)
+    with rasterio.open(out) as o:
+        assert o.dtypes[0] == 'float32'
+        np.testing.assert_array_equal(o.read(1), a[0].astype(np.float32))
+    for h in logger.handlers:
+        h.flush()
+    assert 'float64 input; the model and the outputs work in float32' in (tmp_path / 'log.txt').read_text()
 
 
 def test_cog_and_bigtiff(tmp_path, scene):
@@ -146,19 +199,26 @@ def test_failure_leaves_no_output(tmp_path, scene):
     out = str(tmp_path / 'fail.tif')
 
     class Boom(IdentityDenseModel):
-        calls = 0
+        calls, at = 0, 4
 
-        def test_step(self, data):
+        def predict_dense(self, inputs):
             Boom.calls += 1
-            if Boom.calls == 4:
+            if Boom.calls == Boom.at:
+                if Boom.at > 1:
+                    _wait_rows(out, 1)
                 raise RuntimeError('simulated crash')
-            return super().test_step(data)
+            return super().predict_dense(inputs)
 
     with pytest.raises(RuntimeError, match='simulated crash'):
         infer_geotiff(Boom().eval(), [path], out, **KW)
     assert not os.path.exists(out)
     assert [n for n in os.listdir(tmp_path) if n.endswith('.tif') and n != 'scene.tif'] == []
-    assert os.path.isdir(out + '.partial')  # kept for --resume
+    assert os.path.isdir(out + '.partial')  # a row was finished: kept for --resume
+    # a run that fails before finishing any row leaves nothing behind
+    Boom.calls, Boom.at = 0, 1
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        infer_geotiff(Boom().eval(), [path], out, **KW)
+    assert not os.path.exists(out + '.partial') and _leftovers(tmp_path, out) == []
 
 
 @pytest.fixture
@@ -177,11 +237,11 @@ def bad_inputs(tmp_path):
     ('missing', RasterError, r'missing.tif: file not found'),
     ('junk', RasterError, r'junk.tif: not a raster'),
     ('nocrs', RasterError, r'nocrs.tif: the raster has no CRS'),
-    ('bands', RasterError, r'four.tif: has 4 bands per date but the model expects 3'),
+    ('bands', RasterError, r'four.tif: has 4 bands per date but the model expects 3 \(IdentityDenseModel.in_channels\)'),
     ('far', RasterError, r'far.tif: does not overlap'),
     ('date_bands', RasterError, r'four.tif: has 4 bands but .*good.tif.* has 3'),
-    ('no_folder', FileNotFoundError, r'nofolder.*out.tif: output folder .* does not exist'),
-    ('unwritable', PermissionError, r'out.tif: cannot write in the output folder'),
+    ('no_folder', OutputPathError, r'nofolder.*out.tif: output folder .* does not exist'),
+    ('unwritable', OutputPathError, r'out.tif: cannot write in the output folder'),
 ])
 def test_bad_input_clear_error_no_output(tmp_path, bad_inputs, case, exc, match):
     b = bad_inputs
@@ -195,10 +255,12 @@ def test_bad_input_clear_error_no_output(tmp_path, bad_inputs, case, exc, match)
         ro.mkdir()
         os.chmod(ro, 0o555)
         out = str(ro / 'out.tif') if os.geteuid() != 0 else '/proc/out.tif'  # root ignores file modes
-    model = IdentityDenseModel(data_preprocessor=GeoDataPreprocessor(mean=[0.] * 3, std=[1.] * 3)).eval()
+    model = IdentityDenseModel(in_channels=3, num_dates=len(inputs),
+                               data_preprocessor=GeoDataPreprocessor(mean=[0.] * 3, std=[1.] * 3)).eval()
     before = set(os.listdir(tmp_path))
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         infer_geotiff(model, inputs, out, **KW)
+    assert isinstance(info.value, GeoPercError)
     assert not os.path.exists(out) and not os.path.exists(out + '.partial')
     assert set(os.listdir(tmp_path)) == before  # nothing written at all
 
@@ -219,9 +281,9 @@ def test_float_nan_nodata_and_raster_smaller_than_tile(tmp_path):
     seen = []
 
     class Spy(IdentityDenseModel):
-        def test_step(self, data):
-            seen.extend(bool(torch.isfinite(x).all()) for x in data['inputs'])
-            return super().test_step(data)
+        def predict_dense(self, inputs):
+            seen.append(bool(torch.isfinite(inputs).all()))
+            return super().predict_dense(inputs)
 
     out = str(tmp_path / 'o.tif')
     infer_geotiff(Spy().eval(), [path], out, output='probs', **KW)   # one 128 px window, mostly padding
