@@ -24,3 +24,7 @@ log_processor.update(by_epoch=True)  # noqa: F405
 randomness = dict(seed=53)
 sync_bn = 'torch'
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+# the contract test (tests/foundation/test_configs.py) builds this architecture small: same parts, tiny sizes
+contract_tiny = dict(encoder=dict(depth=18, hidden_dims=32, num_encoder_layers=1, ffn_dims=64, gn_groups=8),
+                     embed_dims=16, scene_size=(32, 32, 8), voxel_size=0.8, voxel_origin=(0.0, -12.8, -2.0),
+                     downsample_z=1, num_heads=4, num_layers=1)

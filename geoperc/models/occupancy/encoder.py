@@ -14,8 +14,14 @@ section 4). Structure (names follow the official state dict so checkpoints conve
 * ``out_projs``: per level Conv1x1 -> BN -> ReLU -> Conv1x1 to ``embed_dims`` (128).
 
 Returned levels (``scales``, default strides 4, 8, 16, as the official wrapper: ``(C2, pixel-decoder
-stride 8, pixel-decoder stride 16)``; METHODS.md). ``mask_features`` is computed only when asked
-(``return_mask_features``); VPOcc does not use it (it exists for checkpoint parity).
+stride 8, pixel-decoder stride 16)``; METHODS.md). The stride-4 branch of the pixel decoder
+(``adapter_1``, ``layer_1``, ``mask_features``) feeds MaskDINO's mask head, not VPOcc: it is kept for
+checkpoint parity, computed only when asked (``return_mask_features``) and frozen (``requires_grad``
+False) so that every trainable parameter gets a gradient (DDP without ``find_unused_parameters``).
+
+``backbone``: instead of the built-in mmdet ResNet, any :class:`~geoperc.models.backbones.base.GeoBackbone`
+config or module with four levels at strides 4, 8, 16, 32 (``out_channels`` gives the pixel decoder's
+inputs); official checkpoints then no longer map onto ``backbone.*``.
 
 ``depth``/``hidden_dims``/``num_encoder_layers`` etc. are arguments so tests build a small encoder;
 ``init_cfg=dict(type='Pretrained', checkpoint=LOCAL_FILE)`` (or :meth:`load_maskdino`) loads a local
@@ -106,10 +112,12 @@ class MaskDINOPixelDecoder(nn.Module):
                                           level_start_index=start, valid_ratios=valid_ratios)
         outs = [m.transpose(1, 2).reshape(B, self.hidden, h, w)
                 for m, (h, w) in zip(memory.split([h * w for h, w in shapes], 1), shapes)]
-        lat = self.adapter_1(c2)
-        s4 = self.layer_1(lat + F.interpolate(outs[0], size=lat.shape[-2:], mode='bilinear', align_corners=False))
-        return dict(multi_scale=outs, stride4=s4,
-                    mask_features=self.mask_features(s4) if return_mask_features else None)
+        s4 = mask = None
+        if return_mask_features:
+            lat = self.adapter_1(c2)
+            s4 = self.layer_1(lat + F.interpolate(outs[0], size=lat.shape[-2:], mode='bilinear', align_corners=False))
+            mask = self.mask_features(s4)
+        return dict(multi_scale=outs, stride4=s4, mask_features=mask)
 
 
 class VPOccImageEncoder(nn.Module):
@@ -129,19 +137,30 @@ class VPOccImageEncoder(nn.Module):
     def __init__(self, embed_dims: int = 128, scales: Sequence[int] = (4, 8, 16), depth: int = 50,
                  hidden_dims: int = 256, num_encoder_layers: int = 6, num_heads: int = 8, num_points: int = 4,
                  ffn_dims: int = 2048, gn_groups: int = 32, frozen_bn: bool = True,
-                 pretrained: Optional[str] = None):
+                 pretrained: Optional[str] = None, backbone=None):
         super().__init__()
-        from mmdet.models.backbones import ResNet
         for s in scales:
             if s not in (4, 8, 16):
                 raise ValueError(f'scales must be among (4, 8, 16), got {tuple(scales)}')
         self.scales = tuple(scales)
-        self.backbone = ResNet(depth=depth, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=-1,
-                               norm_cfg=dict(type='BN', requires_grad=not frozen_bn), norm_eval=frozen_bn,
-                               style='pytorch')
-        chans = [64 * 2 ** i * (4 if depth >= 50 else 1) for i in range(4)]
+        if backbone is not None:
+            from geoperc.models.base import build_module
+            self.backbone = build_module(backbone)
+            chans = list(self.backbone.out_channels)
+            strides = list(getattr(self.backbone, 'strides', (4, 8, 16, 32)))
+            if len(chans) != 4 or strides != [4, 8, 16, 32]:
+                raise ValueError(f'VPOccImageEncoder needs a 4-level backbone at strides 4, 8, 16, 32, got '
+                                 f'strides {strides} with channels {chans}')
+        else:
+            from mmdet.models.backbones import ResNet
+            self.backbone = ResNet(depth=depth, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=-1,
+                                   norm_cfg=dict(type='BN', requires_grad=not frozen_bn), norm_eval=frozen_bn,
+                                   style='pytorch')
+            chans = [64 * 2 ** i * (4 if depth >= 50 else 1) for i in range(4)]
         self.pixel_decoder = MaskDINOPixelDecoder(chans, hidden_dims, num_encoder_layers, num_heads, num_points,
                                                   ffn_dims, gn_groups)
+        for m in (self.pixel_decoder.adapter_1, self.pixel_decoder.layer_1, self.pixel_decoder.mask_features):
+            m.requires_grad_(False)
         self.c2_channels = chans[0]
         in_ch = {4: chans[0], 8: hidden_dims, 16: hidden_dims}
         self.out_projs = nn.ModuleList([

@@ -208,7 +208,13 @@ class VPOcc(BaseGeoModel):
     output_kind = VOXEL_LABELS
     contract_input = dict(size=(32, 96), metainfo=dict(
         cam_K=((40.0, 0.0, 48.0), (0.0, 40.0, 12.0), (0.0, 0.0, 1.0)), T_velo_2_cam=_KITTI_TR,
-        vanishing_point=(48.0, 12.0)))
+        vanishing_point=(48.0, 12.0)), grid_shape=(32, 32, 8))
+    #: a tiny instance for the contract test (every part of the architecture, small sizes)
+    contract_tiny = dict(encoder=dict(depth=18, hidden_dims=32, num_encoder_layers=1, ffn_dims=64, gn_groups=8,
+                                      frozen_bn=False),
+                         embed_dims=16, num_classes=5, scene_size=(32, 32, 8), voxel_size=0.8,
+                         voxel_origin=(0.0, -12.8, -2.0), downsample_z=1, num_heads=4, num_layers=1,
+                         class_weights='none')
 
     def __init__(self, encoder: Optional[dict] = None, embed_dims: int = 128, num_classes: int = 20,
                  scene_size: Sequence[int] = (256, 256, 32), view_scales: Sequence[int] = (4, 8, 16),
@@ -219,6 +225,10 @@ class VPOcc(BaseGeoModel):
                  pos_squeeze: Optional[Sequence[int]] = None, attn_dropout: float = 0.1,
                  class_weights='semantic_kitti', loss_weights: Optional[dict] = None, ignore_index: int = 255,
                  in_channels: int = 3, data_preprocessor=None, init_cfg=None):
+        if data_preprocessor is None:  # ImageNet statistics on 0..255 RGB, as the official transforms
+            from geoperc.models.data_preprocessors import GeoDataPreprocessor
+            data_preprocessor = dict(type=GeoDataPreprocessor, mean=[123.675, 116.28, 103.53],
+                                     std=[58.395, 57.12, 57.375])
         super().__init__(in_channels, num_classes, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         enc = dict(type=VPOccImageEncoder, embed_dims=embed_dims, scales=tuple(view_scales))
         if isinstance(encoder, dict):
@@ -229,6 +239,7 @@ class VPOcc(BaseGeoModel):
                                     downsample_z, voxel_size, num_layers, num_heads, num_points, vpca_beta, vpca_c,
                                     pos_num_embeds, pos_squeeze, attn_dropout)
         self.scene_size = tuple(int(s) for s in scene_size)
+        self.contract_input = dict(type(self).contract_input, grid_shape=self.scene_size)
         self.register_buffer('default_origin', torch.tensor(voxel_origin, dtype=torch.float32), persistent=False)
         if isinstance(class_weights, str):
             cw = None if class_weights == 'none' else {
