@@ -94,3 +94,47 @@ def test_metric_over_batches_and_evaluator():
     assert 'ssc/iou_empty' not in res
     with pytest.raises(KeyError, match='pred_occ'):
         SSCMetric().process(None, [dict(gt_occ=TARGET)])
+
+
+def _official_ssc_scores(preds, targets, num_classes, ignore=255):
+    """The protocol of the official VPOcc / Symphonies ``ssc_pl/evaluation/ssc_metric.py`` (``SSCMetrics``),
+    restated: per sample, ignored voxels (target 255) are set to 0 in both and then dropped by the mask; SC
+    counts occupied = class > 0; SSC counts per class; IoU_c = tp / (tp + fp + fn + 1e-6), mIoU over 1..C-1."""
+    tp_sc = fp_sc = fn_sc = 0
+    tps, fps, fns = (np.zeros(num_classes) for _ in range(3))
+    for p, t in zip(preds, targets):
+        p, t = p.reshape(-1).copy(), t.reshape(-1).copy()
+        mask = t != ignore
+        p[~mask] = 0
+        t[~mask] = 0
+        pb, tb = p[mask] > 0, t[mask] > 0
+        tp_sc += np.sum(pb & tb)
+        fp_sc += np.sum(pb & ~tb)
+        fn_sc += np.sum(~pb & tb)
+        pm, tm = p[mask], t[mask]
+        for c in range(num_classes):
+            tps[c] += np.sum((pm == c) & (tm == c))
+            fps[c] += np.sum((pm == c) & (tm != c))
+            fns[c] += np.sum((pm != c) & (tm == c))
+    ious = tps / (tps + fps + fns + 1e-6)
+    return dict(precision=tp_sc / (tp_sc + fp_sc), recall=tp_sc / (tp_sc + fn_sc),
+                iou=tp_sc / (tp_sc + fp_sc + fn_sc), ious=ious, miou=ious[1:].mean())
+
+
+def test_matches_official_vpocc_metric():
+    from geoperc.evaluation.functional import ssc_confusion, ssc_metrics_from_confusion
+    rng = np.random.default_rng(7)
+    preds, targets = [], []
+    for _ in range(3):
+        t = rng.choice([0, 0, 0, 1, 2, 9, 13, 15, 255], size=(16, 16, 4))
+        p = np.where(rng.random(t.shape) < 0.6, np.where(t == 255, 0, t), rng.integers(0, 20, t.shape))
+        preds.append(p)
+        targets.append(t)
+    ref = _official_ssc_scores(preds, targets, 20)
+    cm = sum(ssc_confusion(p, t, 20) for p, t in zip(preds, targets))
+    ours = ssc_metrics_from_confusion(cm)
+    assert abs(ours['completion_iou'] - ref['iou']) < 1e-9
+    assert abs(ours['completion_precision'] - ref['precision']) < 1e-9
+    assert abs(ours['completion_recall'] - ref['recall']) < 1e-9
+    assert np.allclose(ours['per_class_iou'], ref['ious'], atol=1e-6)
+    assert abs(ours['miou'] - ref['miou']) < 1e-6
