@@ -25,3 +25,10 @@ model = dict(
     loss=dict(type=BCEDiceLoss, bce_weight=1.0, dice_weight=1.0),
     norm_cfg=norm_cfg,
 )
+
+# The tiny variant (ResNet-18 of base width 16, decoder width 32: 1.07 M parameters at 4 bands): what
+# configs/change/fsgnet/fsgnet_tiny_1xb8_2k_synth.py trains and what the contract test
+# (tests/foundation/test_configs.py) builds every FSG-Net config as.
+tiny_model = dict(channels=32)
+tiny_backbone = dict(base_channels=16)
+contract_tiny = dict(tiny_model, backbone=tiny_backbone)

@@ -33,3 +33,11 @@ model = dict(
     norm_cfg=norm_cfg,
     img_size=256,
 )
+
+# The tiny variant (a 4-stage SwinV2 of width 16 with one block per stage, decoder width 32: 1.66 M
+# parameters at 4 bands): what configs/change/lenet/lenet_tiny_1xb8_2k_synth.py trains and what the
+# contract test (tests/foundation/test_configs.py) builds every LENet config as.
+tiny_model = dict(channels=32, decoder_heads=(1, 2, 4, 8), head_channels=32, img_size=64)
+tiny_backbone = dict(model_name='swinv2_tiny_window8_256', embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 4, 8),
+                     drop_path_rate=0.0)
+contract_tiny = dict(tiny_model, backbone=tiny_backbone)

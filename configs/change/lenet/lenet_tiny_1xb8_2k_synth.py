@@ -1,5 +1,5 @@
 # Tiny LENet for tests and CPU demos: the same architecture with a 4-stage SwinV2 of width 16 (one block
-# per stage), decoder width 32 (1.66 M parameters); 64 px tiles of the generated 4-band scene
+# per stage), decoder width 32 (the model base's tiny_model / tiny_backbone, 1.66 M parameters); 64 px tiles of the generated 4-band scene
 # (_base_/datasets/synth_change.py; make it with
 #   python -c "from geoperc.testing import make_change_scene; make_change_scene('data/synth_change')"),
 # the tiny schedule of ../_base_tiny_1xb8_2k.py.
@@ -11,8 +11,6 @@ with read_base():
     from ..._base_.models.lenet_swinv2b import *  # noqa: F401,F403
     from .._base_tiny_1xb8_2k import *  # noqa: F401,F403
 
-model.update(in_channels=len(data_preprocessor['mean']), channels=32, decoder_heads=(1, 2, 4, 8), head_channels=32,
-             norm_cfg=dict(type='BN', requires_grad=True), img_size=64)
-model['backbone'].update(model_name='swinv2_tiny_window8_256', embed_dim=16, depths=(1, 1, 1, 1),
-                         num_heads=(1, 2, 4, 8), drop_path_rate=0.0)
+model.update(tiny_model, in_channels=len(data_preprocessor['mean']), norm_cfg=dict(type='BN', requires_grad=True))
+model['backbone'].update(tiny_backbone)
 model['data_preprocessor'].update(data_preprocessor)  # band statistics of the dataset
