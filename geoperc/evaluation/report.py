@@ -15,7 +15,14 @@ import numpy as np
 STYLE_DIR = os.path.join(os.path.dirname(__file__), 'styles')
 CSV_COLUMNS = ('section', 'class_id', 'class_name', 'precision', 'recall', 'f1', 'iou', 'tp', 'fp', 'fn',
                'support')
+CONFUSION_TITLE = 'pixel confusion matrix: pixel counts, % of the reference row (colour: row-normalised)'
 COLOURS = dict(true_positives='#00aa00', false_positives='#dc1e1e', misses='#1e5ae6', not_evaluated='#808080')
+
+
+def row_normalised(cm) -> np.ndarray:
+    """Each row of a confusion matrix divided by its sum (the share of each reference class's pixels)."""
+    cm = np.asarray(cm, float)
+    return cm / np.maximum(cm.sum(1, keepdims=True), 1)
 
 
 def atomic_write(path: str, data) -> str:
@@ -92,23 +99,25 @@ def _figure(result: Dict, layers: Dict, extent):
     fig = Figure(figsize=(15, 10), dpi=100)
     FigureCanvasAgg(fig)
     px, ob = result['pixel'], result['object']
-    # confusion matrix (row-normalised colours, counts as text)
+    # confusion matrix: raw counts, each with its share of the reference row (the row-normalised value
+    # the colour shows), so the title says exactly what the numbers are
     ax = fig.add_subplot(2, 2, 1)
     if px.get('confusion_matrix'):
         cm = np.asarray(px['confusion_matrix'], float)
-        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        norm = row_normalised(cm)
         ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
         names = [c['name'] for c in px['classes']]
         ax.set_xticks(range(len(names)), names, rotation=30, ha='right')
         ax.set_yticks(range(len(names)), names)
         for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, f'{int(v)}', ha='center', va='center', color='white' if norm[i, j] > 0.5 else 'black')
+            ax.text(j, i, f'{int(v)}\n{100 * norm[i, j]:.1f}% of row', ha='center', va='center', fontsize=8,
+                    color='white' if norm[i, j] > 0.5 else 'black')
         ax.set_xlabel('predicted')
         ax.set_ylabel('reference')
     else:
         ax.text(0.5, 0.5, px.get('skipped', 'no pixel metrics'), ha='center', va='center', wrap=True)
         ax.set_axis_off()
-    ax.set_title('pixel confusion matrix (rows normalised)')
+    ax.set_title(CONFUSION_TITLE)
     # per-class bars
     ax = fig.add_subplot(2, 2, 2)
     groups = [(f'pixel: {c["name"]}', c) for c in px.get('classes', []) if c['id'] > 0]
@@ -148,6 +157,7 @@ def _figure(result: Dict, layers: Dict, extent):
              f'       foreground: {px.get("foreground", "")}',
              f'OBJECT precision {f(ob["precision"])}  recall {f(ob["recall"])}  F1 {f(ob["f1"])}  '
              f'mean IoU {f(ob["iou"])}  (TP {ob["tp"]} FP {ob["fp"]} FN {ob["fn"]}, IoU >= {ob["iou_thr"]})',
+             f'       objects: {ob.get("object_rule", "")}',
              f'areas in {result["notes"]["area_crs"]}', '']
     lines += [f'- {m}' for m in result['notes']['messages']]
     import textwrap
@@ -175,7 +185,7 @@ def write_report(out_dir: str, result: Dict, layers: Dict, extent) -> None:
            '<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style>'
            '</head><body><h1>Scene evaluation</h1>'
            f'<p>prediction CRS {esc(result["notes"]["prediction_crs"])}; areas and object IoU in '
-           f'{esc(result["notes"]["area_crs"])}</p>'
+           f'{esc(result["notes"]["area_crs"])}; objects: {esc(result["object"].get("object_rule", ""))}</p>'
            f'<table><tr>{"".join(f"<th>{c}</th>" for c in CSV_COLUMNS)}</tr>{rows}</table>'
            f'<h2>Notes</h2><ul>{notes}</ul><img src="report.png" width="100%"></body></html>\n')
     atomic_write(os.path.join(out_dir, 'report.html'), doc)

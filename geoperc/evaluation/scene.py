@@ -1,30 +1,40 @@
 """Evaluate a prediction against a scene exported from QGIS: pixel and object metrics, layers back.
 
-:func:`evaluate_scene` aligns the reference layer with the prediction (reprojection, repair and
-rasterisation are done by ``geoperc.io``), scores pixels with the same confusion-matrix code as
-training (``functional.confusion``) and objects with one-to-one IoU matching
-(``functional.objects``), and writes ``metrics.json``, ``metrics.csv``, ``layers.gpkg`` (styled
-true positives / false positives / misses), ``pixel_errors.tif`` and a report. :func:`main` is
-the ``geoperc eval-scene`` / ``tools/eval_scene.py`` command line.
+:func:`evaluate_scene` runs the steps below, each a function of its own:
+
+1. :class:`SceneSettings` -- every option, one dataclass (the command line of ``geoperc eval-scene``,
+   ``geoperc/cli/eval_scene.py``, fills it);
+2. :func:`load_inputs` -- the prediction (label / probability GeoTIFF, or a vector layer of predicted
+   polygons) and the reference layer, read and cleaned by ``geoperc.io`` (null, empty, unreadable and
+   non-polygonal records counted; multipart features exploded into parts with ``explode_multipart``);
+3. :func:`align_inputs` -- the layers reprojected to the prediction CRS, overlap checked;
+4. :func:`assign_classes` -- reference / prediction class ids;
+5. :func:`score_pixels` -- the confusion matrix of the rasterised reference against the prediction on
+   its grid, streamed strip by strip (``functional.confusion``, the code training uses), and the error
+   map ``pixel_errors.tif``;
+6. :func:`score_objects` -- one-to-one IoU matching (``functional.objects``);
+7. :func:`write_outputs` -- ``metrics.json``, ``metrics.csv``, ``layers.gpkg`` (styled true positives /
+   false positives / misses), QGIS style sidecars and the report (``report.py``).
+
+Evaluation never imports inference: running a model first is the command line's job.
 """
-import argparse
 import logging
 import os
-import sys
-from typing import Dict, List, Optional, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from geoperc.errors import SceneInputError
 from geoperc.evaluation.functional.confusion import (binary_metrics_from_confusion, confusion_matrix,
                                                      metrics_from_confusion)
 from geoperc.evaluation.functional.objects import match_polygons, object_metrics
 
+__all__ = ['SceneSettings', 'SceneInputs', 'SceneInputError', 'ClassMap', 'evaluate_scene', 'load_inputs',
+           'align_inputs', 'assign_classes', 'score_pixels', 'score_objects', 'write_outputs', 'main']
+
 logger = logging.getLogger('geoperc.eval_scene')
 LAYERS = ('true_positives', 'false_positives', 'misses', 'not_evaluated')
-
-
-class SceneInputError(ValueError):
-    """Input that cannot be evaluated; the message names the file and the problem (exit code 2)."""
 
 
 # ------------------------------------------------------------------------------------- classes
@@ -128,15 +138,346 @@ def _confusion(strips, n_classes: int, binarize: bool, error_map=None) -> np.nda
     return cm[:k, :k]
 
 
-# --------------------------------------------------------------------------------------- scene
-def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] = None,
-                   pred_layer: Optional[str] = None, class_field: Optional[str] = None,
-                   pred_class_field: Optional[str] = None, classes: Optional[Sequence[str]] = None,
-                   iou_thr: float = 0.5, all_touched: bool = False, threshold: float = 0.5,
-                   score_thr: float = 0.0, grid: Optional[str] = None, ref_crs=None, pred_crs=None,
-                   min_valid_fraction: float = 0.5, rows: Optional[int] = None, report: bool = True,
-                   ref_where: Optional[str] = None, pred_where: Optional[str] = None,
-                   context: Optional[Dict] = None) -> Dict:
+# --------------------------------------------------------------------------------------- steps
+@dataclass
+class SceneSettings:
+    """Every option of a scene evaluation.
+
+    Attributes:
+        ref_layer, pred_layer: layer names inside multi-layer files.
+        class_field: reference field holding the class; without it every feature is one foreground class
+            and the prediction is binarised (any class > 0).
+        pred_class_field: class field of a vector prediction (default ``class`` when present).
+        classes: class names in prediction-id order (1..K).
+        iou_thr: object match threshold.
+        all_touched: rasterise every pixel a polygon touches (else pixel centres).
+        threshold: probability threshold of a one-band probability raster.
+        score_thr: drop vector predictions with ``score`` below this.
+        grid: raster whose grid is used for pixel metrics of a vector prediction.
+        ref_crs, pred_crs: CRS to assume for layers whose file carries none (from a QGIS project).
+        min_valid_fraction: reference objects with less of their area on valid prediction pixels are not
+            scored (layer ``not_evaluated``).
+        rows: strip height for streaming (default: about 2 megapixels a strip).
+        report: also write ``report.png`` / ``report.html``.
+        ref_where, pred_where: OGR SQL filters (a QGIS layer's subset string).
+        context: extra notes (e.g. the project the inputs came from).
+        explode_multipart: each part of a multipart feature is an object (default: each feature is one).
+        buffer_points: score a point prediction layer as discs of this radius (prediction CRS units);
+            without it point and line predictions are refused.
+    """
+    ref_layer: Optional[str] = None
+    pred_layer: Optional[str] = None
+    class_field: Optional[str] = None
+    pred_class_field: Optional[str] = None
+    classes: Optional[Sequence[str]] = None
+    iou_thr: float = 0.5
+    all_touched: bool = False
+    threshold: float = 0.5
+    score_thr: float = 0.0
+    grid: Optional[str] = None
+    ref_crs: object = None
+    pred_crs: object = None
+    min_valid_fraction: float = 0.5
+    rows: Optional[int] = None
+    report: bool = True
+    ref_where: Optional[str] = None
+    pred_where: Optional[str] = None
+    context: Optional[Dict] = None
+    explode_multipart: bool = False
+    buffer_points: Optional[float] = None
+
+
+@dataclass
+class SceneInputs:
+    """What the steps pass on: the inputs, their common CRS and the notes gathered so far."""
+    pred: str
+    ref: str
+    rvec: object                   # reference VectorLayer
+    pvec: object = None            # prediction VectorLayer, or None for a raster prediction
+    grid: object = None            # geoperc.io.scene.RasterGrid of the prediction (or --grid), or None
+    target_crs: object = None
+    extent: object = None          # shapely polygon of the prediction's extent
+    messages: List[str] = field(default_factory=list)
+    pred_class_field: Optional[str] = None
+
+    def say(self, msg: str) -> None:
+        logger.info(msg)
+        self.messages.append(msg)
+
+
+@dataclass
+class ClassSetup:
+    cmap: ClassMap
+    ref_ids: List[int]
+    binarize: bool
+    pred_geoms: List = field(default_factory=list)
+    pred_ids: List[int] = field(default_factory=list)
+    scores: Optional[np.ndarray] = None
+
+
+def _multipart_note(before, after, name: str, explode: bool, say: Callable[[str], None]) -> None:
+    n = sum(1 for g in before.geometries if g.geom_type == 'MultiPolygon' and len(g.geoms) > 1)
+    if explode and n:
+        say(f'{name}: {n} multipart features exploded into {len(after)} objects of {len(before)} features '
+            '(--explode-multipart: each part is an object)')
+    elif n:
+        say(f'{name}: {n} multipart features each count as one object; pass --explode-multipart to score '
+            'each part as an object')
+
+
+def _clean_note(lyr, name: str, say: Callable[[str], None]) -> None:
+    c = lyr.counts
+    if c['null'] or c['empty'] or c['non_polygonal'] or c['degenerate'] or c.get('unreadable'):
+        say(f'{name}: skipped {c["null"]} null, {c["empty"]} empty, {c.get("unreadable", 0)} unreadable (corrupt), '
+            f'{c["non_polygonal"]} non-polygonal and {c["degenerate"]} degenerate geometries of {c["features"]}'
+            + (f' (unreadable records {c["unreadable_records"][:10]})' if c.get('unreadable') else ''))
+    if c['repaired']:
+        say(f'{name}: repaired {c["repaired"]} invalid polygons with make_valid')
+
+
+def load_inputs(pred: str, ref: str, s: SceneSettings) -> SceneInputs:
+    """Read the prediction and the reference layer (step 2); raises :class:`SceneInputError` /
+    ``RasterError`` / ``VectorError`` naming the file for inputs that cannot be evaluated."""
+    from geoperc.io import scene as gs
+    from geoperc.io import vector as gv
+    pvec, grid = None, None
+    pred_class_field = s.pred_class_field
+    if gs.is_vector_path(pred):
+        pvec = gv.read_vector(pred, s.pred_layer, crs=s.pred_crs, where=s.pred_where, non_polygonal='refuse',
+                              buffer_points=s.buffer_points)
+        if pvec.counts.get('buffered_points') and pvec.crs is not None and pvec.crs.is_geographic:
+            raise SceneInputError(f'{pred}: --buffer-points {s.buffer_points} would be in degrees: the layer CRS '
+                                  f'{gv.crs_label(pvec.crs)} is geographic; reproject the layer to a projected CRS')
+        fields = pvec.attributes
+        if s.grid:
+            grid = gs.open_grid(s.grid, kind='image')
+        if pvec.crs is None and grid is None:
+            raise SceneInputError(f'{pred}: prediction layer {pvec.layer!r} has no CRS')
+        if pred_class_field and pred_class_field not in fields:
+            raise SceneInputError(f'{pred} (layer {pvec.layer!r}): no field {pred_class_field!r}; available fields: '
+                                  + (', '.join(fields) or '(none)'))
+        pred_class_field = pred_class_field or ('class' if 'class' in fields else None)
+    else:
+        grid = gs.open_grid(pred, crs=s.pred_crs)
+    rvec = gv.read_vector(ref, s.ref_layer, columns=[s.class_field] if s.class_field else [], crs=s.ref_crs,
+                          where=s.ref_where)
+    inp = SceneInputs(pred, ref, rvec, pvec, grid, grid.crs if grid is not None else pvec.crs,
+                      pred_class_field=pred_class_field)
+    c = rvec.counts
+    _clean_note(rvec, 'reference', inp.say)
+    if pvec is not None:
+        _clean_note(pvec, 'prediction', inp.say)
+        if pvec.counts.get('buffered_points'):
+            inp.say(f'prediction: {pvec.counts["buffered_points"]} points scored as discs of radius '
+                    f'{s.buffer_points} (--buffer-points)')
+    if not len(rvec):
+        raise SceneInputError(f'{ref}: reference layer {rvec.layer!r} has no usable polygons '
+                              f'({c["features"]} features; {c["null"]} null, {c["empty"]} empty, '
+                              f'{c.get("unreadable", 0)} unreadable, {c["non_polygonal"]} non-polygonal)')
+    if rvec.crs is None:
+        raise SceneInputError(f'{ref}: reference layer {rvec.layer!r} has no CRS; set it in QGIS '
+                              '(Layer > Set CRS of Layer) and export again')
+    if s.explode_multipart:
+        inp.rvec = gv.explode_multipart(rvec)
+        if pvec is not None:
+            inp.pvec = gv.explode_multipart(pvec)
+    _multipart_note(rvec, inp.rvec, 'reference', s.explode_multipart, inp.say)
+    if pvec is not None:
+        _multipart_note(pvec, inp.pvec, 'prediction', s.explode_multipart, inp.say)
+    return inp
+
+
+def align_inputs(inp: SceneInputs) -> SceneInputs:
+    """Reproject the layers to the prediction CRS and check that the reference overlaps the prediction
+    (step 3)."""
+    import shapely
+
+    from geoperc.io import vector as gv
+    for name, lyr in (('reference', inp.rvec), ('prediction', inp.pvec)):
+        if lyr is not None and not gv.same_crs(lyr.crs, inp.target_crs):
+            inp.say(f'{name}: reprojected {lyr.path} from {gv.crs_label(lyr.crs)} to the prediction CRS '
+                    f'{gv.crs_label(inp.target_crs)}')
+    inp.rvec = inp.rvec.to_crs(inp.target_crs)
+    if inp.pvec is not None:
+        inp.pvec = inp.pvec.to_crs(inp.target_crs)
+        if not len(inp.pvec) and inp.grid is None:
+            raise SceneInputError(f'{inp.pred}: prediction layer {inp.pvec.layer!r} has no polygons; give --grid '
+                                  'RASTER to score an empty prediction')
+    inp.extent = inp.grid.footprint() if inp.grid is not None else shapely.box(*inp.pvec.bounds())
+    ref_box = shapely.box(*inp.rvec.bounds())
+    if not shapely.intersects(np.asarray(inp.rvec.geometries, object), inp.extent).any():
+        raise SceneInputError(f'{inp.ref}: reference layer {inp.rvec.layer!r} does not overlap the prediction '
+                              f'{inp.pred} (reference bounds {tuple(round(v, 3) for v in ref_box.bounds)}, '
+                              f'prediction bounds {tuple(round(v, 3) for v in inp.extent.bounds)}, both in '
+                              f'{gv.crs_label(inp.target_crs)})')
+    return inp
+
+
+def assign_classes(inp: SceneInputs, s: SceneSettings) -> ClassSetup:
+    """Class ids of the reference features and of the vector predictions (step 4); drops reference features
+    without a class value and vector predictions under ``score_thr``."""
+    rvec = inp.rvec
+    if s.class_field:
+        vals = rvec.attributes[s.class_field]
+        null = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in vals], bool)
+        if null.all():
+            raise SceneInputError(f'{inp.ref}: field {s.class_field!r} of layer {rvec.layer!r} is empty (null) for '
+                                  'every feature')
+        if null.any():
+            inp.say(f'reference: skipped {int(null.sum())} features with no {s.class_field!r} value')
+            keep = np.flatnonzero(~null)
+            inp.rvec = rvec = type(rvec)(rvec.path, rvec.layer, rvec.crs, [rvec.geometries[i] for i in keep],
+                                         np.asarray(rvec.fids)[keep], {k: v[keep] for k, v in rvec.attributes.items()},
+                                         dict(rvec.counts, null_class=int(null.sum())), rvec.reprojected_from)
+    cmap = ClassMap(rvec.attributes[s.class_field] if s.class_field else ['foreground'] * len(rvec), s.classes,
+                    source=f'{inp.ref} field {s.class_field!r}')
+    if cmap.note:
+        inp.say(cmap.note)
+    ref_ids = cmap.ids(rvec.attributes[s.class_field]) if s.class_field else [1] * len(rvec)
+    setup = ClassSetup(cmap, ref_ids, binarize=s.class_field is None)
+    pvec = inp.pvec
+    if pvec is not None:
+        keep = np.ones(len(pvec), bool)
+        if 'score' in pvec.attributes:
+            scores = pvec.attributes['score'].astype(float)
+            keep = scores >= s.score_thr
+            if (~keep).any():
+                inp.say(f'prediction: dropped {int((~keep).sum())} objects with score < {s.score_thr}')
+            setup.scores = scores[keep]
+        setup.pred_geoms = [g for g, k in zip(pvec.geometries, keep) if k]
+        if setup.binarize or inp.pred_class_field is None:
+            setup.pred_ids = [1] * len(setup.pred_geoms)
+            if not setup.binarize:
+                inp.say(f'prediction: {pvec.path} has no class field; every predicted object is {cmap.name(1)!r}')
+        else:
+            setup.pred_ids = cmap.ids(pvec.attributes[inp.pred_class_field][keep], extend=True)
+    return setup
+
+
+def score_pixels(inp: SceneInputs, cls: ClassSetup, s: SceneSettings, out_dir: str) -> Dict:
+    """Pixel metrics on the prediction's grid (or ``--grid``) and ``pixel_errors.tif`` (step 5)."""
+    from geoperc.io import scene as gs
+    if inp.grid is None:
+        return dict(precision=None, recall=None, f1=None, iou=None, classes=[],
+                    skipped='a vector prediction needs --grid RASTER for pixel metrics')
+    fg = 'class 1 (all reference features are one class; prediction binarised: any class > 0)' if cls.binarize \
+        else 'any class > 0 against background (class-agnostic); per-class scores in classes'
+    n_cls = max(256, max(cls.ref_ids) + 1, max(cls.pred_ids, default=0) + 1)
+    strips = gs.aligned_strips(inp.grid, inp.rvec.geometries, cls.ref_ids, cls.pred_geoms, cls.pred_ids,
+                               s.all_touched, s.threshold, s.rows)
+    binarize = cls.binarize and inp.pvec is None
+    with gs.ErrorMapWriter(os.path.join(out_dir, 'pixel_errors.tif'), inp.grid) as em:
+        cm = _confusion(strips, n_cls, binarize, em)
+    pixel = pixel_section(cm, cls.cmap, fg)
+    pixel['all_touched'] = s.all_touched
+    if inp.grid.kind == 'probs':
+        inp.say('prediction: probabilities ' + (f'thresholded at {s.threshold}' if inp.grid.count == 1
+                                                 else 'arg-maxed over bands (band 1 = background)'))
+    if binarize and cm.shape[0] > 2:
+        inp.say(f'prediction has classes up to {cm.shape[0] - 1}; binarised (any class > 0) since the '
+                'reference has no --class-field')
+    return pixel
+
+
+@dataclass
+class ObjectScores:
+    section: Dict
+    match: object
+    pred_geoms: List
+    pred_ids: List[int]
+    ref_geoms: List
+    ref_ids: List[int]
+    scored: np.ndarray
+    area_crs: object
+    pred_area: np.ndarray
+    ref_area: np.ndarray
+
+
+def score_objects(inp: SceneInputs, cls: ClassSetup, s: SceneSettings) -> ObjectScores:
+    """Object metrics (step 6): a raster prediction is vectorised (4-connected regions), reference objects
+    mostly outside the valid prediction are set aside, and predictions are matched one-to-one by IoU,
+    measured in a metric CRS (the local UTM zone when the prediction CRS is geographic)."""
+    import shapely
+
+    from geoperc.io import scene as gs
+    from geoperc.io import vector as gv
+    pred_geoms, pred_ids, nodata_polys = cls.pred_geoms, cls.pred_ids, []
+    if inp.pvec is None:
+        pred_geoms, pred_ids, nodata_polys = gs.vectorize_labels(inp.grid, s.threshold, s.rows, cls.binarize)
+        inp.say(f'prediction: vectorised {len(pred_geoms)} objects from the mask (4-connected regions)')
+    elif inp.grid is not None:
+        nodata_polys = gs.vectorize_labels(inp.grid, rows=s.rows)[2]
+    rg = np.asarray(inp.rvec.geometries, object)
+    if inp.grid is not None:
+        valid_area = inp.extent.difference(shapely.union_all(nodata_polys)) if nodata_polys else inp.extent
+        frac = shapely.area(shapely.intersection(rg, valid_area)) / shapely.area(rg)
+    else:
+        frac = np.ones(len(rg))
+    scored = frac >= s.min_valid_fraction
+    if (~scored).any():
+        inp.say(f'reference: {int((~scored).sum())} objects not scored: less than {s.min_valid_fraction:.0%} of '
+                'their area lies on valid prediction pixels (outside the raster or in nodata); see layer '
+                'not_evaluated')
+    ref_geoms = [g for g, k in zip(inp.rvec.geometries, scored) if k]
+    ref_ids = [i for i, k in zip(cls.ref_ids, scored) if k]
+    crs = inp.target_crs
+    if crs.is_geographic:
+        area_crs = gv.local_metric_crs(inp.extent.bounds, crs)
+        inp.say(f'prediction CRS {gv.crs_label(crs)} is geographic: areas and object IoU are computed '
+                f'in the local UTM zone {gv.crs_label(area_crs)}')
+        m_pred, m_ref = gv.reproject(pred_geoms, crs, area_crs), gv.reproject(ref_geoms, crs, area_crs)
+    else:
+        area_crs, m_pred, m_ref = crs, pred_geoms, ref_geoms
+    match = match_polygons(m_pred, m_ref, s.iou_thr, pred_ids, ref_ids, cls.scores)
+    section = object_section(match, pred_ids, ref_ids, cls.cmap, s.iou_thr)
+    section['object_rule'] = ('each part of a multipart feature is one object (--explode-multipart)'
+                              if s.explode_multipart else 'each feature is one object (multipart features '
+                              'count once; --explode-multipart scores each part)')
+    p_area = shapely.area(np.asarray(m_pred, object)) if len(m_pred) else np.zeros(0)
+    r_area = shapely.area(np.asarray(m_ref, object)) if len(m_ref) else np.zeros(0)
+    return ObjectScores(section, match, pred_geoms, pred_ids, ref_geoms, ref_ids, scored, area_crs, p_area, r_area)
+
+
+def _notes(inp: SceneInputs, cls: ClassSetup, obj: ObjectScores, s: SceneSettings) -> Dict:
+    from geoperc.io import scene as gs
+    from geoperc.io import vector as gv
+    rvec, pvec = inp.rvec, inp.pvec
+    unit = obj.area_crs.axis_info[0].unit_name if obj.area_crs.axis_info else 'unit'
+    notes = dict(messages=inp.messages, prediction_crs=gv.crs_label(inp.target_crs),
+                 area_crs=gv.crs_label(obj.area_crs), area_unit=f'square {unit}',
+                 object_rule=obj.section['object_rule'],
+                 reference=dict(path=os.path.abspath(inp.ref), layer=rvec.layer,
+                                crs=rvec.reprojected_from or gv.crs_label(rvec.crs),
+                                reprojected=rvec.reprojected_from is not None, counts=rvec.counts,
+                                scored_objects=len(obj.ref_geoms), not_scored_objects=int((~obj.scored).sum()),
+                                class_field=s.class_field, classes={str(k): v for k, v in cls.cmap.name_of.items()}),
+                 prediction=dict(path=os.path.abspath(inp.pred), layer=pvec.layer if pvec else None,
+                                 objects=len(obj.pred_geoms), counts=pvec.counts if pvec else None,
+                                 grid=gs.describe_grid(inp.grid) if inp.grid is not None else None),
+                 assumptions=['the reference layer is exhaustive: prediction pixels/objects outside every '
+                              'reference polygon count as false positives'])
+    if s.context:
+        notes['context'] = s.context
+    return notes
+
+
+def write_outputs(out_dir: str, result: Dict, inp: SceneInputs, cls: ClassSetup, obj: ObjectScores,
+                  report: bool = True) -> None:
+    """``layers.gpkg`` with QGIS styles, style sidecars, ``metrics.json`` / ``metrics.csv`` and the report
+    (step 7); every file is written to a temporary name and renamed."""
+    from geoperc.evaluation import report as rp
+    from geoperc.io import vector as gv
+    layers = _output_layers(obj.match, obj.pred_geoms, obj.pred_ids, cls.scores, obj.pred_area, inp.rvec,
+                            obj.ref_geoms, obj.ref_ids, obj.ref_area, obj.scored, cls.cmap)
+    gv.write_styled_gpkg(os.path.join(out_dir, 'layers.gpkg'), layers, inp.target_crs, rp.load_styles(LAYERS))
+    rp.write_style_sidecars(out_dir, LAYERS)
+    rp.write_metrics(out_dir, result)
+    if report:
+        rp.write_report(out_dir, result, layers, inp.extent)
+
+
+def evaluate_scene(pred: str, ref: str, out_dir: str, settings: Optional[SceneSettings] = None,
+                   **options) -> Dict:
     """Score a prediction (label/probability GeoTIFF, or a GeoPackage of predicted polygons) against
     a reference vector layer and write the outputs to ``out_dir``.
 
@@ -144,196 +485,22 @@ def evaluate_scene(pred: str, ref: str, out_dir: str, ref_layer: Optional[str] =
         pred (str): prediction raster, or vector file of predicted polygons (``class``, ``score``).
         ref (str): reference vector file (GeoPackage, Shapefile, GeoJSON, ...).
         out_dir (str): output folder (created).
-        ref_layer, pred_layer (str, optional): layer names inside multi-layer files.
-        class_field (str, optional): reference field holding the class; without it every feature
-            is one foreground class and the prediction is binarised (any class > 0).
-        pred_class_field (str, optional): class field of a vector prediction (default ``class``).
-        classes (list[str], optional): class names in prediction-id order (1..K).
-        iou_thr (float): object match threshold. all_touched (bool): rasterisation rule.
-        threshold (float): probability threshold for a single-band probability raster.
-        score_thr (float): drop vector predictions with ``score`` below this.
-        grid (str, optional): raster whose grid is used for pixel metrics of a vector prediction.
-        ref_crs, pred_crs (optional): CRS to assume for layers whose file carries none (from a
-            QGIS project).
-        min_valid_fraction (float): reference objects with less of their area inside the
-            prediction's valid data are not scored (listed in ``not_evaluated``).
-        rows (int, optional): strip height for streaming (default: about 2 megapixels a strip).
-        ref_where, pred_where (str, optional): OGR SQL filters (a QGIS layer's subset string).
-        report (bool): also write ``report.png`` / ``report.html``.
-        context (dict, optional): extra notes (e.g. the project the inputs came from).
+        settings (SceneSettings, optional): the options; or give them as keywords (the fields of
+            :class:`SceneSettings`).
 
     Returns:
-        dict: the content of ``metrics.json``.
+        dict: the content of ``metrics.json`` (``pixel``, ``object``, ``notes``).
     """
-    from geoperc.io import scene as gs
-    from geoperc.io import vector as gv
-    messages: List[str] = []
-
-    def say(msg):
-        logger.info(msg)
-        messages.append(msg)
-
-    # ---- prediction
-    pvec, grid_obj = None, None
-    if gs.is_vector_path(pred):
-        pvec = gv.read_vector(pred, pred_layer, crs=pred_crs, where=pred_where)
-        fields = pvec.attributes
-        if grid:
-            grid_obj = gs.open_grid(grid, kind='image')
-        if pvec.crs is None and grid_obj is None:
-            raise SceneInputError(f'{pred}: prediction layer {pvec.layer!r} has no CRS')
-        if pred_class_field and pred_class_field not in fields:
-            raise SceneInputError(f'{pred} (layer {pvec.layer!r}): no field {pred_class_field!r}; available fields: '
-                                  + (', '.join(fields) or '(none)'))
-        pred_class_field = pred_class_field or ('class' if 'class' in fields else None)
-    else:
-        grid_obj = gs.open_grid(pred, crs=pred_crs)
-    target_crs = grid_obj.crs if grid_obj is not None else pvec.crs
-
-    # ---- reference
-    rvec = gv.read_vector(ref, ref_layer, columns=[class_field] if class_field else [], crs=ref_crs,
-                          where=ref_where)
-    c = rvec.counts
-    if c['null'] or c['empty'] or c['non_polygonal'] or c['degenerate']:
-        say(f'reference: skipped {c["null"]} null, {c["empty"]} empty, {c["non_polygonal"]} non-polygonal and '
-            f'{c["degenerate"]} degenerate geometries of {c["features"]}')
-    if c['repaired']:
-        say(f'reference: repaired {c["repaired"]} invalid polygons with make_valid')
-    if not len(rvec):
-        raise SceneInputError(f'{ref}: reference layer {rvec.layer!r} has no usable polygons '
-                              f'({c["features"]} features; {c["null"]} null, {c["empty"]} empty, '
-                              f'{c["non_polygonal"]} non-polygonal)')
-    if rvec.crs is None:
-        raise SceneInputError(f'{ref}: reference layer {rvec.layer!r} has no CRS; set it in QGIS '
-                              '(Layer > Set CRS of Layer) and export again')
-    for name, lyr in (('reference', rvec), ('prediction', pvec)):
-        if lyr is not None and not gv.same_crs(lyr.crs, target_crs):
-            say(f'{name}: reprojected {lyr.path} from {gv.crs_label(lyr.crs)} to the prediction CRS '
-                f'{gv.crs_label(target_crs)}')
-    rvec = rvec.to_crs(target_crs)
-    if pvec is not None:
-        pvec = pvec.to_crs(target_crs)
-
-    # ---- overlap
-    import shapely
-    extent = grid_obj.footprint() if grid_obj is not None else shapely.box(*pvec.bounds())
-    ref_box = shapely.box(*rvec.bounds())
-    if not shapely.intersects(np.asarray(rvec.geometries, object), extent).any():
-        raise SceneInputError(f'{ref}: reference layer {rvec.layer!r} does not overlap the prediction {pred} '
-                              f'(reference bounds {tuple(round(v, 3) for v in ref_box.bounds)}, prediction '
-                              f'bounds {tuple(round(v, 3) for v in extent.bounds)}, both in '
-                              f'{gv.crs_label(target_crs)})')
-
-    # ---- classes
-    if class_field:
-        vals = rvec.attributes[class_field]
-        null = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in vals], bool)
-        if null.all():
-            raise SceneInputError(f'{ref}: field {class_field!r} of layer {rvec.layer!r} is empty (null) for every '
-                                  'feature')
-        if null.any():
-            say(f'reference: skipped {int(null.sum())} features with no {class_field!r} value')
-            keep = np.flatnonzero(~null)
-            rvec = type(rvec)(rvec.path, rvec.layer, rvec.crs, [rvec.geometries[i] for i in keep],
-                              np.asarray(rvec.fids)[keep], {k: v[keep] for k, v in rvec.attributes.items()},
-                              dict(rvec.counts, null_class=int(null.sum())), rvec.reprojected_from)
-    cmap = ClassMap(rvec.attributes[class_field] if class_field else ['foreground'] * len(rvec), classes,
-                    source=f'{ref} field {class_field!r}')
-    if cmap.note:
-        say(cmap.note)
-    ref_ids = cmap.ids(rvec.attributes[class_field]) if class_field else [1] * len(rvec)
-    binarize = class_field is None
-    pred_geoms, pred_ids, scores, nodata_polys = [], [], None, []
-    if pvec is not None:
-        keep = np.ones(len(pvec), bool)
-        if 'score' in pvec.attributes:
-            scores = pvec.attributes['score'].astype(float)
-            keep = scores >= score_thr
-            if (~keep).any():
-                say(f'prediction: dropped {int((~keep).sum())} objects with score < {score_thr}')
-            scores = scores[keep]
-        pred_geoms = [g for g, k in zip(pvec.geometries, keep) if k]
-        if binarize or pred_class_field is None:
-            pred_ids = [1] * len(pred_geoms)
-            if not binarize:
-                say(f'prediction: {pvec.path} has no class field; every predicted object is {cmap.name(1)!r}')
-        else:
-            pred_ids = cmap.ids(pvec.attributes[pred_class_field][keep], extend=True)
-
-    # ---- pixel metrics
+    s = settings if settings is not None else SceneSettings(**options)
+    if settings is not None and options:
+        s = SceneSettings(**dict(asdict(settings), **options))
+    inp = align_inputs(load_inputs(pred, ref, s))
+    cls = assign_classes(inp, s)
     os.makedirs(out_dir, exist_ok=True)
-    pixel = dict(precision=None, recall=None, f1=None, iou=None, classes=[],
-                 skipped='a vector prediction needs --grid RASTER for pixel metrics')
-    fg = 'class 1 (all reference features are one class; prediction binarised: any class > 0)' if binarize \
-        else 'any class > 0 against background (class-agnostic); per-class scores in classes'
-    if grid_obj is not None:
-        n_cls = max(256, max(ref_ids) + 1, max(pred_ids, default=0) + 1)
-        strips = gs.aligned_strips(grid_obj, rvec.geometries, ref_ids, pred_geoms, pred_ids, all_touched,
-                                   threshold, rows)
-        with gs.ErrorMapWriter(os.path.join(out_dir, 'pixel_errors.tif'), grid_obj) as em:
-            cm = _confusion(strips, n_cls, binarize and pvec is None, em)
-        pixel = pixel_section(cm, cmap, fg)
-        pixel['all_touched'] = all_touched
-        if grid_obj.kind == 'probs':
-            say('prediction: probabilities ' + (f'thresholded at {threshold}' if grid_obj.count == 1
-                                                  else 'arg-maxed over bands (band 1 = background)'))
-        if binarize and pvec is None and cm.shape[0] > 2:
-            say(f'prediction has classes up to {cm.shape[0] - 1}; binarised (any class > 0) since the '
-                'reference has no --class-field')
-
-    # ---- objects
-    if pvec is None:
-        pred_geoms, pred_ids, nodata_polys = gs.vectorize_labels(grid_obj, threshold, rows, binarize)
-        say(f'prediction: vectorised {len(pred_geoms)} objects from the mask (4-connected regions)')
-    elif grid_obj is not None:
-        nodata_polys = gs.vectorize_labels(grid_obj, rows=rows)[2]
-    valid_area = extent.difference(shapely.union_all(nodata_polys)) if nodata_polys else extent
-    if grid_obj is not None:
-        frac = shapely.area(shapely.intersection(np.asarray(rvec.geometries, object), valid_area)) / \
-            shapely.area(np.asarray(rvec.geometries, object))
-    else:
-        frac = np.ones(len(rvec))
-    scored = frac >= min_valid_fraction
-    if (~scored).any():
-        say(f'reference: {int((~scored).sum())} objects not scored: less than {min_valid_fraction:.0%} of their '
-            'area lies on valid prediction pixels (outside the raster or in nodata); see layer not_evaluated')
-    ref_geoms = [g for g, k in zip(rvec.geometries, scored) if k]
-    ref_ids_s = [i for i, k in zip(ref_ids, scored) if k]
-    if target_crs.is_geographic:
-        area_crs = gv.local_metric_crs(extent.bounds, target_crs)
-        say(f'prediction CRS {gv.crs_label(target_crs)} is geographic: areas and object IoU are computed '
-            f'in the local UTM zone {gv.crs_label(area_crs)}')
-        m_pred, m_ref = gv.reproject(pred_geoms, target_crs, area_crs), gv.reproject(ref_geoms, target_crs, area_crs)
-    else:
-        area_crs, m_pred, m_ref = target_crs, pred_geoms, ref_geoms
-    match = match_polygons(m_pred, m_ref, iou_thr, pred_ids, ref_ids_s, scores)
-    obj = object_section(match, pred_ids, ref_ids_s, cmap, iou_thr)
-
-    # ---- notes and outputs
-    unit = area_crs.axis_info[0].unit_name if area_crs.axis_info else 'unit'
-    notes = dict(messages=messages, prediction_crs=gv.crs_label(target_crs), area_crs=gv.crs_label(area_crs),
-                 area_unit=f'square {unit}', reference=dict(path=os.path.abspath(ref), layer=rvec.layer,
-                 crs=rvec.reprojected_from or gv.crs_label(rvec.crs), reprojected=rvec.reprojected_from is not None,
-                 counts=rvec.counts, scored_objects=len(ref_geoms), not_scored_objects=int((~scored).sum()),
-                 class_field=class_field, classes={str(k): v for k, v in cmap.name_of.items()}),
-                 prediction=dict(path=os.path.abspath(pred), layer=pvec.layer if pvec else None,
-                                 objects=len(pred_geoms),
-                                 grid=gs.describe_grid(grid_obj) if grid_obj is not None else None),
-                 assumptions=['the reference layer is exhaustive: prediction pixels/objects outside every '
-                              'reference polygon count as false positives'])
-    if context:
-        notes['context'] = context
-    result = dict(pixel=pixel, object=obj, notes=notes)
-    from geoperc.evaluation import report as rp
-    m_area = shapely.area(np.asarray(m_pred, object)) if len(m_pred) else np.zeros(0)
-    r_area = shapely.area(np.asarray(m_ref, object)) if len(m_ref) else np.zeros(0)
-    layers = _output_layers(match, pred_geoms, pred_ids, scores, m_area, rvec, ref_geoms, ref_ids_s, r_area,
-                            scored, cmap)
-    gv.write_styled_gpkg(os.path.join(out_dir, 'layers.gpkg'), layers, target_crs, rp.load_styles(LAYERS))
-    rp.write_style_sidecars(out_dir, LAYERS)
-    rp.write_metrics(out_dir, result)
-    if report:
-        rp.write_report(out_dir, result, layers, extent)
+    pixel = score_pixels(inp, cls, s, out_dir)
+    obj = score_objects(inp, cls, s)
+    result = dict(pixel=pixel, object=obj.section, notes=_notes(inp, cls, obj, s))
+    write_outputs(out_dir, result, inp, cls, obj, s.report)
     return result
 
 
@@ -367,157 +534,7 @@ def _output_layers(match, pred_geoms, pred_ids, scores, p_area, rvec, ref_geoms,
     return dict(zip(LAYERS, (tp, fp, misses, not_eval)))
 
 
-# ----------------------------------------------------------------------------------------- CLI
-def _input_errors():
-    from geoperc.io.qgis_project import QgisProjectError
-    from geoperc.io.scene import RasterReadError
-    from geoperc.io.vector import VectorReadError
-    return (SceneInputError, QgisProjectError, RasterReadError, VectorReadError)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog='geoperc eval-scene', formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Evaluate a prediction against reference polygons exported from QGIS: pixel and '
-                    'object precision/recall/F1/IoU, plus layers of true/false positives and misses.',
-        epilog='examples:\n'
-               '  eval_scene.py --pred pred.tif --ref refs.gpkg --ref-layer buildings --out eval/\n'
-               '  eval_scene.py --project scene.qgz --pred-layer prediction --ref-layer buildings --out eval/\n'
-               '  eval_scene.py cfg.py model.pth --image a.tif b.tif --ref changes.shp --out eval/\n'
-               'exit status: 0 ok, 2 bad input (message on stderr)')
-    p.add_argument('model', nargs='*', metavar='CONFIG CHECKPOINT',
-                   help='run this model over --image first and evaluate its output (in place of --pred)')
-    g = p.add_argument_group('prediction')
-    g.add_argument('--pred', help='prediction GeoTIFF (labels uint8 0=background, or float probabilities) '
-                                  'or vector file of predicted polygons (fields class, score)')
-    g.add_argument('--image', nargs='+', help='input raster(s) for CONFIG CHECKPOINT (two dates for change)')
-    g.add_argument('--pred-layer', help='layer of a multi-layer --pred file, or the prediction layer name in '
-                                        '--project')
-    g.add_argument('--pred-class-field', help='class field of a vector prediction (default: class)')
-    g.add_argument('--score-thr', type=float, default=0.0, help='drop vector predictions scoring below this')
-    g.add_argument('--threshold', type=float, default=0.5, help='threshold of a one-band probability raster')
-    g.add_argument('--grid', help='raster whose pixel grid is used for pixel metrics of a vector prediction')
-    g.add_argument('--tile', type=int, default=512)
-    g.add_argument('--overlap', type=int, default=64)
-    g.add_argument('--batch-size', type=int, default=4)
-    g = p.add_argument_group('reference')
-    g.add_argument('--ref', help='reference vector file (GeoPackage, Shapefile, GeoJSON, ...)')
-    g.add_argument('--ref-layer', help='layer of a multi-layer --ref file, or the reference layer name in '
-                                       '--project')
-    g.add_argument('--class-field', help='reference field holding the class (default: all one class)')
-    g.add_argument('--classes', help='comma-separated class names in prediction-id order (1, 2, ...)')
-    g.add_argument('--project', help='QGIS project (.qgs/.qgz) providing the layers named by --pred-layer '
-                                     'and --ref-layer')
-    g = p.add_argument_group('evaluation')
-    g.add_argument('--iou-thr', type=float, default=0.5, help='object match IoU threshold (default 0.5)')
-    g.add_argument('--all-touched', action='store_true', help='rasterise every pixel a polygon touches')
-    g.add_argument('--min-valid-fraction', type=float, default=0.5,
-                   help='skip reference objects with less of their area on valid prediction pixels')
-    g.add_argument('--rows', type=int, default=None,
-                   help='strip height when streaming the raster (default: about 2 megapixels a strip)')
-    g.add_argument('--out', required=True, help='output folder')
-    g.add_argument('--no-report', action='store_true', help='skip report.png / report.html')
-    g.add_argument('-q', '--quiet', action='store_true')
-    return p
-
-
-def _project_layer(project, name: str, what: str):
-    """(path, sublayer, crs, subset filter, description) of a project layer."""
-    from geoperc.io.vector import list_layers
-    lyr = project.layer(name)
-    sub = lyr.sublayer
-    if sub is None and 'layerid' in lyr.options:
-        names = list_layers(lyr.path)
-        sub = names[int(lyr.options['layerid'])]
-    subset = lyr.options.get('subset') or None
-    return lyr.path, sub, lyr.crs, subset, dict(layer=lyr.name, provider=lyr.provider, source=lyr.source,
-                                                path=lyr.path, sublayer=sub, subset=subset, role=what)
-
-
-def _run_model(config, checkpoint, images, out_dir, args):
-    """Run CONFIG CHECKPOINT over ``images`` with the tiled inferencer; returns (prediction, grid)."""
-    from geoperc.inference import InferenceError, build_model, infer_geotiff
-    from geoperc.io.raster import RasterError
-    from geoperc.io.scene import is_vector_path
-    os.makedirs(out_dir, exist_ok=True)
-    try:
-        model = build_model(config, checkpoint)
-        written = infer_geotiff(model, list(images), out=os.path.join(out_dir, 'prediction.tif'), tile=args.tile,
-                                overlap=args.overlap, batch_size=args.batch_size, output='labels',
-                                progress=not args.quiet)
-    except (FileNotFoundError, RuntimeError, InferenceError, RasterError) as e:
-        raise SceneInputError(f'running {config} with {checkpoint}: {e}') from e
-    paths = [v for v in (written.values() if isinstance(written, dict) else [written]) if isinstance(v, str)]
-    vec = [v for v in paths if is_vector_path(v)]
-    ras = [v for v in paths if v.lower().endswith(('.tif', '.tiff'))]
-    if not vec and not ras:
-        raise SceneInputError(f'{config}: inference wrote no GeoTIFF or GeoPackage ({written})')
-    logger.info(f'model: wrote {vec[0] if vec else ras[0]}')
-    return (vec[0], images[0]) if vec else (ras[0], None)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``geoperc eval-scene``: returns 0 on success, 2 on bad input (message on stderr)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.model and len(args.model) != 2:
-        parser.error('give CONFIG and CHECKPOINT (two positional arguments)')
-    if args.model and (not args.image or args.pred):
-        parser.error('CONFIG CHECKPOINT needs --image and replaces --pred')
-    if not (args.pred or args.model or (args.project and args.pred_layer)):
-        parser.error('give --pred, CONFIG CHECKPOINT --image, or --project with --pred-layer')
-    if not (args.ref or (args.project and args.ref_layer)):
-        parser.error('give --ref, or --project with --ref-layer')
-    if not logger.handlers:
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter('eval-scene: %(message)s'))
-        logger.addHandler(h)
-    logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
-    errors = _input_errors()
-    try:
-        context, pred_crs, ref_crs, grid = {}, None, None, args.grid
-        ref_where = pred_where = None
-        pred, pred_layer, ref, ref_layer = args.pred, args.pred_layer, args.ref, args.ref_layer
-        from geoperc.io.qgis_project import split_source
-        if ref and '|' in ref:  # a QGIS source string copied from Layer Properties: path|layername=...
-            ref, opts = split_source(ref)
-            ref_layer, ref_where = ref_layer or opts.get('layername'), opts.get('subset') or None
-        if pred and '|' in pred:
-            pred, opts = split_source(pred)
-            pred_layer, pred_where = pred_layer or opts.get('layername'), opts.get('subset') or None
-        project = None
-        if args.project:
-            from geoperc.io.qgis_project import read_qgis_project
-            from geoperc.io.vector import crs_label
-            project = read_qgis_project(args.project)
-            context['project'] = dict(path=project.path, version=project.version, crs=crs_label(project.crs))
-        if project is not None and not args.ref:
-            ref, ref_layer, ref_crs, ref_where, context['reference_layer'] = _project_layer(
-                project, args.ref_layer, 'reference')
-        if project is not None and not (args.pred or args.model):
-            pred, pred_layer, pred_crs, pred_where, context['prediction_layer'] = _project_layer(
-                project, args.pred_layer, 'prediction')
-        if args.model:
-            pred, img_grid = _run_model(args.model[0], args.model[1], args.image, args.out, args)
-            grid = grid or img_grid
-            pred_layer = None
-            context['model'] = dict(config=args.model[0], checkpoint=args.model[1], images=args.image)
-        classes = [c.strip() for c in args.classes.split(',')] if args.classes else None
-        result = evaluate_scene(pred, ref, args.out, ref_layer=ref_layer, pred_layer=pred_layer,
-                                class_field=args.class_field, pred_class_field=args.pred_class_field,
-                                classes=classes, iou_thr=args.iou_thr, all_touched=args.all_touched,
-                                threshold=args.threshold, score_thr=args.score_thr, grid=grid, ref_crs=ref_crs,
-                                pred_crs=pred_crs, min_valid_fraction=args.min_valid_fraction, rows=args.rows,
-                                report=not args.no_report, ref_where=ref_where, pred_where=pred_where,
-                                context=context or None)
-    except errors as e:
-        print(f'geoperc eval-scene: error: {e}', file=sys.stderr)
-        return 2
-    px, ob = result['pixel'], result['object']
-    fmt = (lambda v: 'n/a' if v is None else f'{v:.4f}')
-    print(f'pixel  precision {fmt(px["precision"])} recall {fmt(px["recall"])} f1 {fmt(px["f1"])} '
-          f'iou {fmt(px["iou"])}')
-    print(f'object precision {fmt(ob["precision"])} recall {fmt(ob["recall"])} f1 {fmt(ob["f1"])} '
-          f'mean IoU {fmt(ob["iou"])} (TP {ob["tp"]}, FP {ob["fp"]}, FN {ob["fn"]})')
-    print(f'outputs in {os.path.abspath(args.out)}')
-    return 0
+    """Legacy entry point; the command line is :func:`geoperc.cli.eval_scene.main`."""
+    from geoperc.cli.eval_scene import main as cli_main
+    return cli_main(argv)

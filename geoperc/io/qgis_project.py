@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 from xml.etree import ElementTree as ET
 
+from geoperc.errors import ProjectError
+
 from .vector import to_crs
 
-
-class QgisProjectError(ValueError):
-    """An unreadable project or a layer that cannot be used; the message names the file."""
+#: legacy name of :class:`geoperc.errors.ProjectError`
+QgisProjectError = ProjectError
 
 
 @dataclass

@@ -540,6 +540,33 @@ class GridReader:
         valid[r:r + inner.height, c:c + inner.width] = valid_in
         return out, valid
 
+    def read_decimated(self, out_shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+        """The whole raster read to ``out_shape`` (h, w) with nearest resampling (GDAL uses overviews when
+        the file has them): ``(data (C, h, w), valid (h, w))`` with the mask rule, invalid pixels 0."""
+        h, w = int(out_shape[0]), int(out_shape[1])
+        full = Window(0, 0, self.ds.width, self.ds.height)
+        kw = dict(out_shape=(h, w), resampling=Resampling.nearest)
+        try:
+            data = self.ds.read(list(self.bands), out_shape=(len(self.bands), h, w), resampling=Resampling.nearest)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', NodataShadowWarning)
+                if self.mask == 'none':
+                    valid = np.ones((h, w), bool)
+                elif self.mask == 'alpha':
+                    valid = self.ds.read(self._mask_alpha, **kw) > 0
+                elif self.mask == 'mask':
+                    valid = self.ds.read_masks(self.bands[0], **kw) > 0
+                elif self.mask == 'nodata' and sorted(self.bands) == list(range(1, self.ds.count + 1)):
+                    nd = self.nodata
+                    valid = ~(np.isnan(data) if isinstance(nd, float) and math.isnan(nd)
+                              else data == np.asarray(nd).astype(data.dtype)).all(axis=0)
+                else:
+                    valid = self.ds.dataset_mask(**kw) > 0
+        except RasterioIOError as e:
+            raise RasterReadError(_read_failed(self.path, full, e)) from e
+        data[:, ~valid] = 0
+        return data, valid
+
     def close(self):
         for d in (self.vrt, self.src if self._own else None):
             if d is not None:

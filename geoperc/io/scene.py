@@ -13,6 +13,9 @@ import numpy as np
 import shapely
 from affine import Affine
 
+from geoperc.errors import RasterError
+
+from .raster import Grid, GridReader, RasterInfo, open_raster, raster_info, window_transform
 from .vector import crs_label, pixel_to_map, to_crs
 
 #: Codes of the pixel error map and the colours QGIS shows them in.
@@ -23,8 +26,8 @@ ERROR_NODATA = 255
 VECTOR_SUFFIXES = ('.gpkg', '.shp', '.geojson', '.json', '.fgb', '.kml', '.gml', '.sqlite', '.tab', '.mif')
 
 
-class RasterReadError(ValueError):
-    """A raster input that cannot be used; the message names the file and the problem."""
+#: legacy name: scene inputs raise :class:`geoperc.errors.RasterError`
+RasterReadError = RasterError
 
 
 def is_vector_path(path: str) -> bool:
@@ -34,21 +37,49 @@ def is_vector_path(path: str) -> bool:
 
 @dataclass
 class RasterGrid:
-    """The pixel grid (and how to read labels from) a prediction or image raster.
+    """A prediction or image raster as scene evaluation reads it: its :class:`~geoperc.io.raster.RasterInfo`
+    (the one grid type), the CRS to measure in (the file's, or the one assumed for a file without) and how
+    labels are read from it.
 
     ``kind`` is ``'labels'`` (integer classes, 0 = background), ``'probs'`` (float scores:
     one band thresholded, several bands arg-maxed with band 1 = background) or ``'image'``
-    (only the grid and the valid mask are used).
+    (only the grid and the valid mask are used). Validity is the mask rule of :mod:`geoperc.io.raster`.
     """
-    path: str
-    crs: object
-    transform: Affine
-    width: int
-    height: int
-    count: int
-    dtype: str
-    nodata: Optional[float]
+    info: RasterInfo
+    crs: object  # pyproj.CRS
     kind: str
+
+    @property
+    def path(self) -> str:
+        return self.info.path
+
+    @property
+    def transform(self) -> Affine:
+        return self.info.transform
+
+    @property
+    def width(self) -> int:
+        return self.info.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.info.shape[0]
+
+    @property
+    def count(self) -> int:
+        return self.info.count
+
+    @property
+    def dtype(self) -> str:
+        return self.info.dtype
+
+    @property
+    def nodata(self):
+        return self.info.nodata
+
+    @property
+    def grid(self) -> Grid:
+        return self.info.grid
 
     @property
     def bounds(self) -> Tuple[float, float, float, float]:
@@ -59,7 +90,7 @@ class RasterGrid:
         return pixel_to_map(shapely.box(0, 0, self.width, self.height), self.transform)
 
     def strip_transform(self, row0: int) -> Affine:
-        return self.transform @ Affine.translation(0, row0)
+        return window_transform(self.transform, (0, row0))
 
     def strips(self, rows: Optional[int] = None) -> Iterator[Tuple[int, int]]:
         """(first row, number of rows) of each strip; ``rows=None`` picks about 2 megapixels a strip."""
@@ -67,56 +98,47 @@ class RasterGrid:
         for r0 in range(0, self.height, rows):
             yield r0, min(rows, self.height - r0)
 
+    def reader(self) -> GridReader:
+        """A :class:`~geoperc.io.raster.GridReader` of the bands this kind reads (close it)."""
+        return GridReader(self.path, bands=[1] if self.kind in ('labels', 'image') else self.info.bands)
+
 
 def open_grid(path: str, kind: str = 'auto', crs=None) -> RasterGrid:
     """Describe a raster without reading its pixels; ``kind='auto'`` picks labels for integer
     and probs for float data; ``crs`` is assumed when the file has none (e.g. the layer CRS a QGIS
-    project stores). Raises :class:`RasterReadError` for unreadable files and rasters without a
-    CRS or georeferencing."""
-    import rasterio
-    if not os.path.exists(path):
-        raise RasterReadError(f'{path}: file not found')
-    try:
-        with rasterio.open(path) as src:
-            file_crs, transform, nodata = src.crs, src.transform, src.nodata
-            width, height, count, dtype = src.width, src.height, src.count, src.dtypes[0]
-    except rasterio.errors.RasterioIOError as e:
-        raise RasterReadError(f'{path}: not a readable raster ({e})') from e
+    project stores). Raises :class:`~geoperc.errors.RasterError` for unreadable files and rasters
+    without a CRS or georeferencing."""
+    with open_raster(path, require_crs=True, require_transform=True, crs=crs) as src:
+        info = raster_info(src)
+        file_crs = src.crs
     crs = file_crs if file_crs is not None else crs
-    if crs is None:
-        raise RasterReadError(f'{path}: raster has no CRS; assign one (QGIS: Raster > Projections > '
-                              'Assign Projection, or gdal_edit.py -a_srs) and export again')
-    if transform.is_identity or transform.determinant == 0:
-        raise RasterReadError(f'{path}: raster has no georeferencing (identity or singular transform)')
     if kind == 'auto':
-        kind = 'probs' if np.issubdtype(np.dtype(dtype), np.floating) else 'labels'
+        kind = 'probs' if np.issubdtype(np.dtype(info.dtype), np.floating) else 'labels'
     if kind not in ('labels', 'probs', 'image'):
         raise ValueError(f'unknown raster kind {kind!r}')
-    return RasterGrid(path, to_crs(crs), transform, width, height, count, dtype, nodata, kind)
+    return RasterGrid(info, to_crs(crs), kind)
 
 
-def read_labels(grid: RasterGrid, row0: int, nrows: int, threshold: float = 0.5, src=None):
+def read_labels(grid: RasterGrid, row0: int, nrows: int, threshold: float = 0.5, src: Optional[GridReader] = None):
     """Labels (int32; ``None`` for an image grid) and valid mask (bool) of rows [row0, row0+nrows).
 
-    Nodata pixels (declared nodata, NaN, or GDAL's mask) are invalid and get label 0; a uint8
-    label raster without declared nodata treats 255 as nodata (geoperc's convention).
+    Validity is the mask rule of :mod:`geoperc.io.raster` (nodata, NaN nodata, alpha band, GDAL's mask);
+    invalid pixels get label 0; a uint8 label raster without declared nodata treats 255 as nodata
+    (geoperc's convention); non-finite probabilities are invalid.
     """
-    import rasterio
-    from rasterio.windows import Window
-    win = Window(0, row0, grid.width, nrows)
     own = src is None
-    src = rasterio.open(grid.path) if own else src
+    rd = grid.reader() if own else src
     try:
-        valid = src.dataset_mask(window=win) > 0
+        data, valid = rd.read((0, row0, grid.width, nrows))
         if grid.kind == 'image':
             return None, valid
         if grid.kind == 'labels':
-            lab = src.read(1, window=win)
+            lab = data[0]
             nodata = grid.nodata if grid.nodata is not None else (255 if grid.dtype == 'uint8' else None)
             if nodata is not None:
                 valid &= lab != nodata
             return np.where(valid, lab, 0).astype(np.int32), valid
-        p = src.read(window=win).astype(np.float32)
+        p = data.astype(np.float32)
         valid &= np.isfinite(p).all(0)
         if grid.nodata is not None and np.isfinite(grid.nodata):
             valid &= ~(p == grid.nodata).any(0)
@@ -125,7 +147,7 @@ def read_labels(grid: RasterGrid, row0: int, nrows: int, threshold: float = 0.5,
         return np.where(valid, lab, 0).astype(np.int32), valid
     finally:
         if own:
-            src.close()
+            rd.close()
 
 
 def rasterize(geometries: Sequence, values: Sequence[int], transform: Affine, shape: Tuple[int, int],
@@ -164,11 +186,10 @@ def aligned_strips(grid: RasterGrid, ref_geoms: Sequence, ref_values: Sequence[i
     pixel (r, c) of every array is the same ground cell. For an ``'image'`` grid the prediction is
     the burnt ``pred_geoms`` (e.g. detector boxes).
     """
-    import rasterio
     ref_geoms, pred_geoms = list(ref_geoms), list(pred_geoms or [])
     ref_tree = shapely.STRtree(ref_geoms) if ref_geoms else None
     pred_tree = shapely.STRtree(pred_geoms) if pred_geoms else None
-    with rasterio.open(grid.path) as src:
+    with grid.reader() as src:
         for r0, n in grid.strips(rows):
             t = grid.strip_transform(r0)
             box = pixel_to_map(shapely.box(0, 0, grid.width, n), t)
@@ -196,9 +217,8 @@ def vectorize_labels(grid: RasterGrid, threshold: float = 0.5, rows: Optional[in
     Returns:
         tuple: (polygons in map coordinates, their classes, nodata polygons in map coordinates).
     """
-    import rasterio
     done, seam = [], {}
-    with rasterio.open(grid.path) as src:
+    with grid.reader() as src:
         for r0, n in grid.strips(rows):
             lab, valid = read_labels(grid, r0, n, threshold, src=src)
             if grid.kind != 'image':

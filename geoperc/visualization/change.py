@@ -8,8 +8,8 @@ import numpy as np
 def _stretch(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(C, H, W) any dtype -> (H, W, 3) float in [0, 1] with a 2-98 % stretch per band."""
     img = img.astype(np.float32)
-    if img.shape[0] == 1:
-        img = np.repeat(img, 3, 0)
+    if img.shape[0] < 3:  # grey (or two bands: the first shown as grey)
+        img = np.repeat(img[:1], 3, 0)
     img = img[:3]
     out = np.zeros_like(img)
     for b in range(img.shape[0]):
@@ -60,34 +60,19 @@ def change_overlay(before: np.ndarray, after: np.ndarray, pred: np.ndarray, out_
 
 def change_overlay_from_files(before: str, after: str, pred: str, out_png: str,
                               reference: Optional[str] = None, max_size: int = 1024,
-                              rgb_bands: Sequence[int] = (1, 2, 3)) -> str:
-    """The same from GeoTIFFs, read decimated (works for scenes far larger than memory)."""
-    from geoperc.io.quicklook import read_overview
-    a, va = read_overview(before, max_size, rgb_bands)
-    b, vb = read_overview(after, max_size, rgb_bands)
-    p, vp = read_overview(pred, max_size, (1,))
-    ref = read_overview(reference, max_size, (1,))[0][0] if reference else None
-    return change_overlay(a, b, p[0], out_png, ref, va & vb & vp)
+                              rgb_bands: Optional[Sequence[int]] = None) -> str:
+    """The same from GeoTIFFs, read decimated (works for scenes far larger than memory).
 
-
-def main(argv=None):
-    """``geoperc overlay`` / ``tools/change_overlay.py``: quick-look PNG of a change result."""
-    import argparse
-    p = argparse.ArgumentParser(prog='geoperc overlay', description='before | after | prediction | reference '
-                                'PNG of a change-detection result (GeoTIFFs of any size, read decimated)')
-    p.add_argument('before', help='date-1 GeoTIFF')
-    p.add_argument('after', help='date-2 GeoTIFF')
-    p.add_argument('pred', help='change mask GeoTIFF (1 = change), e.g. from tools/infer_geotiff.py')
-    p.add_argument('--reference', help='reference label GeoTIFF on the same grid (1 = change)')
-    p.add_argument('--bands', default='1,2,3', help='1-based bands shown as RGB (default 1,2,3)')
-    p.add_argument('--max-size', type=int, default=1024, help='longer side of each panel in pixels')
-    p.add_argument('--out', required=True, help='output PNG')
-    args = p.parse_args(argv)
-    for f in (args.before, args.after, args.pred, args.reference):
-        if f and not os.path.isfile(f):
-            raise SystemExit(f'error: {f}: file not found')
-    bands = tuple(int(b) for b in args.bands.split(','))
-    out = change_overlay_from_files(args.before, args.after, args.pred, args.out, args.reference,
-                                    args.max_size, bands)
-    print(out)
-    return 0
+    Date 1 defines the grid, as in tiled inference: date 2, the prediction and the reference are read onto
+    date 1's decimated grid (reprojected when their CRS, resolution or extent differ; nearest for the
+    masks). Validity is the mask rule of :mod:`geoperc.io.raster` on every input (an alpha band is a mask,
+    not a colour). ``rgb_bands``: 1-based bands shown as RGB (default the first three bands read).
+    """
+    from geoperc.io.quicklook import overview_grid, read_overview_on
+    grid = overview_grid(before, max_size)
+    bands = None if rgb_bands is None else tuple(rgb_bands)
+    a, va = read_overview_on(before, grid, bands)
+    b, vb = read_overview_on(after, grid, bands, resampling='bilinear')
+    p, vp = read_overview_on(pred, grid, (1,))
+    ref = read_overview_on(reference, grid, (1,))[0][0] if reference else None
+    return change_overlay(a[:3], b[:3], p[0], out_png, ref, va & vb & vp)

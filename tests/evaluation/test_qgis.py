@@ -13,7 +13,7 @@ import pytest
 import rasterio
 
 from geoperc.evaluation.report import STYLE_DIR
-from geoperc.evaluation.scene import main
+from geoperc.cli.eval_scene import main
 from geoperc.io.vector import read_vector, reproject, write_vector
 
 pytestmark = pytest.mark.qgis

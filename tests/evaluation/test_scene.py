@@ -13,7 +13,8 @@ import shapely
 from shapely.geometry import LineString
 
 from geoperc.evaluation.functional.objects import rbox_to_polygons
-from geoperc.evaluation.scene import evaluate_scene, main
+from geoperc.cli.eval_scene import main
+from geoperc.evaluation.scene import evaluate_scene
 from geoperc.io.vector import list_layers, read_vector, reproject, write_vector
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,8 +44,8 @@ def test_gpkg_multilayer_known_answer(hand_scene, capsys):
     assert 'object precision 0.5000 recall 0.5000 f1 0.5000' in capsys.readouterr().out
     m = json.loads((out / 'metrics.json').read_text())
     hand_scene.check(m, approx_iou=1e-12)
-    assert m['notes']['reference']['counts'] == dict(features=7, null=1, empty=1, non_polygonal=0, repaired=1,
-                                                     degenerate=0)
+    assert m['notes']['reference']['counts'] == dict(features=7, null=1, empty=1, unreadable=0, non_polygonal=0,
+                                                     repaired=1, degenerate=0)
     assert any('repaired 1 invalid' in s for s in m['notes']['messages'])
     assert not m['notes']['reference']['reprojected']
     assert m['notes']['area_crs'].startswith('EPSG:32632')

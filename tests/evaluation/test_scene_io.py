@@ -9,6 +9,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import LineString, Point, Polygon
 
+from geoperc.errors import RasterError
 from geoperc.io import scene as gs
 from geoperc.io.qgis_project import QgisProjectError, read_qgis_project
 from geoperc.io.vector import (VectorReadError, list_layers, local_metric_crs, read_vector, reproject, same_crs,
@@ -29,7 +30,7 @@ def test_gpkg_layers_by_name_and_cleaning_counts(tmp_path):
     with pytest.raises(VectorReadError, match=r"no field 'label'; available fields: class"):
         read_vector(p, 'buildings', columns=['label'])
     v = read_vector(p, 'buildings', columns=['class'])
-    assert v.counts == dict(features=6, null=1, empty=1, non_polygonal=2, repaired=1, degenerate=0)
+    assert v.counts == dict(features=6, null=1, empty=1, unreadable=0, non_polygonal=2, repaired=1, degenerate=0)
     assert v.attributes['class'].tolist() == ['a', 'b'] and len(v) == 2
     assert v.geometries[1].geom_type == 'MultiPolygon' and v.geometries[1].area == pytest.approx(100)
     assert same_crs(v.crs, 'EPSG:32632')
@@ -212,12 +213,12 @@ def test_aligned_strips_and_error_map(tmp_path):
 
 def test_raster_errors(tmp_path):
     import rasterio
-    with pytest.raises(gs.RasterReadError, match='file not found'):
+    with pytest.raises(RasterError, match='file not found'):
         gs.open_grid(str(tmp_path / 'nope.tif'))
     (tmp_path / 'junk.tif').write_bytes(b'not a tiff')
-    with pytest.raises(gs.RasterReadError, match='junk.tif: not a readable raster'):
+    with pytest.raises(RasterError, match='junk.tif: not a raster GDAL can read'):
         gs.open_grid(str(tmp_path / 'junk.tif'))
     with rasterio.open(tmp_path / 'nocrs.tif', 'w', driver='GTiff', width=4, height=4, count=1, dtype='uint8') as d:
         d.write(np.zeros((1, 4, 4), np.uint8))
-    with pytest.raises(gs.RasterReadError, match='nocrs.tif: raster has no CRS'):
+    with pytest.raises(RasterError, match='nocrs.tif: the raster has no CRS'):
         gs.open_grid(str(tmp_path / 'nocrs.tif'))

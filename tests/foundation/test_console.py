@@ -13,7 +13,7 @@ def test_every_command_resolves():
     import importlib
     for name, (module, func) in COMMANDS.items():
         assert callable(getattr(importlib.import_module(module), func)), name
-    assert main([]) == 0
+    assert main([]) == 2  # no command: usage on stderr, exit 2
     assert main(['no-such-command']) == 2
 
 
