@@ -20,8 +20,8 @@ COMMANDS = {
     'train': ('geoperc.cli.train', 'main'),
     'test': ('geoperc.cli.test', 'main'),
     'infer': ('geoperc.cli.infer', 'main'),
-    'eval-scene': ('geoperc.evaluation.scene', 'main'),
-    'overlay': ('geoperc.visualization.change', 'main'),
+    'eval-scene': ('geoperc.cli.eval_scene', 'main'),
+    'overlay': ('geoperc.cli.overlay', 'main'),
     'demo': ('geoperc.demo', 'main'),
     'convert': ('geoperc.models.convert', 'main'),
 }
