@@ -67,7 +67,7 @@ def draw_synth_image(rng: np.random.Generator, h: int, w: int, n_objects: Tuple[
         if any(poly.intersects(p) for p in placed):
             continue
         placed.append(poly)
-        pts = np.round(rbox_to_corners(box[None])[0] * 16).astype(np.int32)
+        pts = np.round((rbox_to_corners(box[None])[0] - 0.5) * 16).astype(np.int32)  # OpenCV: pixel centres at integers
         shade = np.clip(np.array(colour) + rng.integers(-20, 21, 3), 0, 255)
         cv2.fillPoly(img, [pts], tuple(int(v) for v in shade), lineType=cv2.LINE_AA, shift=4)
         boxes.append(box)
