@@ -147,3 +147,65 @@ def make_change_scene(out_dir: str, size: Tuple[int, int] = (384, 448), bands: i
     write_vector(ref, geoms, crs, {'class': ['building'] * len(geoms)}, layer='changes')
     return ChangeScene(paths['date1'], paths['date2'], paths['label'], ref, 'changes', crs,
                        tuple(transform)[:6], (H, W), bands, nodata)
+
+
+# ------------------------------------------------------------------- rasters and vectors in real-world forms
+def write_geotiff(path: str, arr: np.ndarray, crs: str = 'EPSG:32632', transform=None, nodata=None,
+                  alpha: Optional[np.ndarray] = None, mask: Optional[np.ndarray] = None, jpeg: bool = False,
+                  block: int = 32, **profile) -> str:
+    """Write ``(C, H, W)`` as a tiled GeoTIFF in one of the forms real files come in.
+
+    Args:
+        alpha: ``(H, W)`` uint8 written as an extra *alpha* band (``PHOTOMETRIC=RGB``, ``ALPHA=YES``): a drone
+            orthomosaic / ``gdalwarp -dstalpha`` output (0 = no data).
+        mask: ``(H, W)`` bool written as an internal per-dataset TIFF mask (``GDAL_TIFF_INTERNAL_MASK``), as
+            JPEG-compressed COGs carry (True = data).
+        jpeg: JPEG (YCbCr) compression for 3-band uint8 (lossy; use with ``mask``).
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+    arr = np.asarray(arr)
+    H, W = arr.shape[1:]
+    prof = dict(driver='GTiff', width=W, height=H, count=arr.shape[0] + (alpha is not None), dtype=arr.dtype.name,
+                crs=crs, transform=transform or from_origin(500000.0, 5000000.0, 0.5, 0.5), tiled=True,
+                blockxsize=block, blockysize=block, nodata=nodata)
+    if alpha is not None:
+        prof.update(photometric='RGB' if arr.shape[0] == 3 else 'MINISBLACK', alpha='YES')
+    if jpeg:
+        prof.update(compress='jpeg', photometric='ycbcr')
+    else:
+        prof.setdefault('compress', 'deflate')
+    prof.update(profile)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, 'w', **prof) as dst:
+            dst.write(arr, list(range(1, arr.shape[0] + 1)))
+            if alpha is not None:
+                from rasterio.enums import ColorInterp
+                dst.write(np.asarray(alpha, arr.dtype), arr.shape[0] + 1)
+                ci = list(dst.colorinterp)
+                ci[-1] = ColorInterp.alpha
+                dst.colorinterp = ci
+            if mask is not None:
+                dst.write_mask(np.asarray(mask, bool))
+    return path
+
+
+def corrupt_shapefile_record(path: str, index: int, how: str = 'points') -> None:
+    """Overwrite bytes of record ``index`` (0-based) of a polygon Shapefile in place, the way a damaged
+    ``.shp`` looks (QGIS's training ``water.shp``): ``'points'`` shrinks a ring's point count so the ring
+    no longer closes (GDAL reads it, GEOS refuses it); ``'header'`` writes a point count larger than the
+    record (GDAL: "Corrupted .shp file", no geometry)."""
+    import struct
+    shx = path[:-4] + '.shx'
+    with open(shx, 'rb') as f:
+        f.seek(100 + 8 * index)
+        off = struct.unpack('>i', f.read(4))[0] * 2 + 8  # record content after its 8-byte header
+    with open(path, 'r+b') as f:
+        f.seek(off + 40)  # shape type 4, bbox 32, numParts 4 -> numPoints
+        if how == 'points':
+            f.write(struct.pack('<i', 2))
+        elif how == 'header':
+            f.seek(off + 36)
+            f.write(struct.pack('<ii', 10 ** 6, 5 * 10 ** 7))
+        else:
+            raise ValueError(f'unknown corruption {how!r}')
