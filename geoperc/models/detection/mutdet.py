@@ -97,6 +97,7 @@ class MutDet(RotatedDETR):
         dn_align: ``'first_group'`` or ``'none'``.
         freeze_backbone: official: the backbone is frozen (``frozen_parameters=['backbone']``,
             ``frozen_stages=4``); its BatchNorm stays in eval mode.
+        allow_random_backbone: silence the warning about a frozen backbone without ``pretrained`` weights.
         **kwargs: :class:`~.rotated_detr.RotatedDETR` arguments.
     """
 
@@ -107,7 +108,7 @@ class MutDet(RotatedDETR):
                  enhance_mlp_dim: int = 2048, enc_embed_hidden: int = 1024, tau: float = 0.2,
                  align_weight: Optional[float] = None, score_mode: str = 'logit',
                  mask_invalid_proposals: bool = True, dn_align: str = 'first_group', freeze_backbone: bool = True,
-                 **kwargs):
+                 allow_random_backbone: bool = False, **kwargs):
         super().__init__(num_classes=num_classes, num_encoder_layers=num_encoder_layers,
                          num_decoder_layers=num_decoder_layers, **kwargs)
         if score_mode not in ('logit', 'sigmoid'):
@@ -124,7 +125,7 @@ class MutDet(RotatedDETR):
         self.feature_embed = MLP(C, C, C, 2)
         self.tau, self.align_weight = float(tau), align_weight
         self.score_mode, self.mask_invalid_proposals, self.dn_align = score_mode, mask_invalid_proposals, dn_align
-        self.freeze_backbone = freeze_backbone
+        self.freeze_backbone, self.allow_random_backbone = freeze_backbone, allow_random_backbone
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
@@ -143,6 +144,12 @@ class MutDet(RotatedDETR):
     def init_weights(self) -> None:
         super().init_weights()
         self._init_mutdet()
+        if self.freeze_backbone and not self.pretrained and not self.allow_random_backbone:
+            from mmengine.logging import print_log
+            print_log('#' * 80 + '\nMutDet: the backbone is FROZEN and RANDOM (model.pretrained is None). The '
+                      'official pre-training freezes an ImageNet ResNet-50: set model.pretrained to a local '
+                      'torchvision checkpoint (or allow_random_backbone=True for tests).\n' + '#' * 80,
+                      logger='current', level=30)
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -1,10 +1,10 @@
 """``geoperc pretrain STEP ...``: the MutDet chain, one command per step, each step's output the next's input.
 
-    pseudo-boxes INPUT... --out S1 [--method classical|sam] [--sam-checkpoint F] [--patch 800 --gap 200]
-                 [--workers N] [--overwrite]                      step 1 (data_prep/mutdet/pseudo_boxes.py)
-    embeddings S1 --out S2 [--weights resnet50.pth] [--dim 256 -k 256] [--fit-samples N] [--refit]
+    pseudo-boxes INPUT... --out ROOT/step1 [--method classical|sam] [--sam-checkpoint F]
+                 [--patch 800 --gap 200] [--workers N] [--overwrite]   step 1 (data_prep/mutdet/pseudo_boxes.py)
+    embeddings ROOT/step1 --out ROOT/step2 [--weights resnet50.pth] [--dim 256 -k 256] [--refit]
                                                                   step 2 (data_prep/mutdet/embeddings.py)
-    train CONFIG --step1 S1 --step2 S2 [--work-dir W] [--cfg-options ...]     step 3 (MMEngine runner)
+    train CONFIG --root ROOT [--work-dir W] [--cfg-options ...]   step 3 (MMEngine runner)
     finetune-weights PRETRAINED.pth OUT.pth [--decoder-layers 6 --encoder-layers 6]
                                                                   step 4: weights for the 6/6 detector
 
@@ -80,18 +80,13 @@ def embeddings_main(argv=None) -> int:
 def train_main(argv=None) -> int:
     p = argparse.ArgumentParser(prog='geoperc pretrain train', description='MutDet step 3: pre-training')
     p.add_argument('config')
-    p.add_argument('--step1', required=True, help='step-1 folder (the patches)')
-    p.add_argument('--step2', required=True, help='step-2 folder (labelTxt/, embeddings/)')
+    p.add_argument('--root', required=True, help='the chain folder (step1/ and step2/ inside)')
     p.add_argument('--work-dir')
     p.add_argument('--cfg-options', nargs='*', default=[])
     a = p.parse_args(argv)
-    import os.path as osp
-
     from geoperc.runner import train
-    opts = [f'train_dataloader.dataset.data_root={a.step1}',
-            f'train_dataloader.dataset.ann_dir={osp.join(a.step2, "labelTxt")}',
-            f'train_dataloader.dataset.embed_dir={osp.join(a.step2, "embeddings")}'] + list(a.cfg_options)
-    args = [a.config] + (['--work-dir', a.work_dir] if a.work_dir else []) + ['--cfg-options', *opts]
+    args = [a.config] + (['--work-dir', a.work_dir] if a.work_dir else []) + \
+        ['--cfg-options', f'data_root={a.root}', *a.cfg_options]
     train(args)
     return 0
 

@@ -42,20 +42,25 @@ _SYNTH_SPEC = {0: ((14, 22), (1.8, 2.6), (200, 60, 50)),
 class MutDetPretrainDataset(DOTADataset):
     """Step-3 data: patches + ``cluster_<k>`` pseudo-labels + per-patch object embeddings.
 
+    ``data_root`` is the chain folder the steps write (``geoperc pretrain``, ``geoperc demo --task mutdet``)::
+
+        <data_root>/step1/images/<patch>.png        step 1 (pseudo_boxes.py --out <data_root>/step1)
+        <data_root>/step2/labelTxt/<patch>.txt      step 2 (embeddings.py <data_root>/step1 --out <data_root>/step2)
+        <data_root>/step2/embeddings/<patch>.npz
+
     Args:
-        data_root: the step-1 folder (``images/``).
-        ann_dir: the step-2 ``labelTxt`` folder (absolute, or relative to ``data_root``).
-        embed_dir: the step-2 ``embeddings`` folder (absolute, or relative to ``data_root``).
+        data_root: the chain folder.
+        img_dir / ann_dir / embed_dir: the three folders, relative to ``data_root`` (or absolute).
         num_pseudo_classes: k of the k-means (official 256).
         filter_empty_gt: drop patches without pseudo-boxes (default True: they teach nothing here).
         **kwargs: :class:`~geoperc.datasets.detection.DOTADataset` arguments.
     """
 
-    def __init__(self, data_root: str = '', ann_dir: str = 'labelTxt', embed_dir: str = 'embeddings',
-                 num_pseudo_classes: int = 256, filter_empty_gt: bool = True, **kwargs):
+    def __init__(self, data_root: str = '', img_dir: str = 'step1/images', ann_dir: str = 'step2/labelTxt',
+                 embed_dir: str = 'step2/embeddings', num_pseudo_classes: int = 256, filter_empty_gt: bool = True,
+                 **kwargs):
         self.embed_dir = embed_dir if osp.isabs(embed_dir) else osp.join(data_root, embed_dir)
-        kwargs.setdefault('data_prefix', {})
-        kwargs['data_prefix'] = dict(dict(img='images'), **kwargs['data_prefix'], ann=ann_dir)
+        kwargs['data_prefix'] = dict(img=img_dir, ann=ann_dir)
         meta = dict(classes=cluster_classes(num_pseudo_classes))
         meta.update(kwargs.pop('metainfo', None) or {})
         super().__init__(data_root=data_root, metainfo=meta, filter_empty_gt=filter_empty_gt, **kwargs)

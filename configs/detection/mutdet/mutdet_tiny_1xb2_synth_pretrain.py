@@ -1,0 +1,64 @@
+# Tiny MutDet pre-training for tests and the CPU demo (geoperc demo --task mutdet): the whole MutDet
+# model (mutual enhancement, enhanced branch, siamese head, alignment on matched / denoising queries and
+# proposals) on a ResNet-18 of base width 16 (frozen, random: the demo has no weights), width 64, E2D2,
+# 50 queries, 20 denoising queries, enhancement depth 2 / 4 heads / MLP 128, 16 pseudo-classes and
+# 64-d object embeddings. data_root: a chain folder (step1/, step2/) that the demo writes.
+from mmdet.models.backbones import ResNet
+from mmdet.models.necks import ChannelMapper
+from mmengine.config import read_base
+
+with read_base():
+    from ..._base_.default_runtime import *  # noqa: F401,F403
+
+from mmengine.dataset import InfiniteSampler
+from mmengine.optim import LinearLR, OptimWrapper
+from torch.optim import AdamW
+
+from geoperc.datasets.transforms import LoadRotatedAnnotations, LoadRotatedImage, RRandomFlip
+from geoperc.engine.loops import ReproducibleIterBasedTrainLoop
+from geoperc.models.data_preprocessors import GeoDataPreprocessor
+from geoperc.models.detection.mutdet import MutDet
+from geoperc.models.detection.mutdet_data import LoadObjectEmbeddings, MutDetPretrainDataset, PackMutDetInputs
+
+data_root = 'demo_output/mutdet/chain'
+width = 64
+num_pseudo_classes = 16
+model = dict(
+    type=MutDet,
+    num_classes=num_pseudo_classes,
+    in_channels=3,
+    data_preprocessor=dict(type=GeoDataPreprocessor, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                           pad_size_divisor=32),
+    backbone=dict(type=ResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=4,
+                  norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='pytorch', init_cfg=None),
+    neck=dict(type=ChannelMapper, in_channels=[32, 64, 128], kernel_size=1, out_channels=width, act_cfg=None,
+              norm_cfg=dict(type='GN', num_groups=32), num_outs=4),
+    embed_dims=width, num_feature_levels=4, num_queries=50, num_encoder_layers=2, num_decoder_layers=2,
+    num_heads=4, num_points=4, feedforward_channels=128, dropout=0.0, rotate_deform_attn=True,
+    dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=0.4, angle_noise_scale=0.02, num_dn_queries=20),
+    head_cfg=dict(max_per_img=50, enc_loss_on='all'),
+    obj_embed_dims=64, enhance_depth=2, enhance_heads=4, enhance_mlp_dim=128, enc_embed_hidden=128,
+    freeze_backbone=True, allow_random_backbone=True,
+)
+train_pipeline = [dict(type=LoadRotatedImage), dict(type=LoadRotatedAnnotations),
+                  dict(type=LoadObjectEmbeddings),
+                  dict(type=RRandomFlip, prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),
+                  dict(type=PackMutDetInputs)]
+train_dataloader = dict(batch_size=2, num_workers=0, sampler=dict(type=InfiniteSampler, shuffle=True),
+                        dataset=dict(type=MutDetPretrainDataset, data_root=data_root,
+                                     num_pseudo_classes=num_pseudo_classes, pipeline=train_pipeline))
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+test_dataloader = None
+test_cfg = None
+test_evaluator = None
+
+max_iters = 200
+optim_wrapper = dict(type=OptimWrapper, optimizer=dict(type=AdamW, lr=1e-3, weight_decay=1e-4),
+                     clip_grad=dict(max_norm=35, norm_type=2),
+                     paramwise_cfg=dict(custom_keys={'sampling_offsets': dict(lr_mult=0.1)}))
+param_scheduler = [dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0, end=20)]
+train_cfg = dict(type=ReproducibleIterBasedTrainLoop, max_iters=max_iters)
+default_hooks['logger'].update(interval=10)  # noqa: F405
+default_hooks['checkpoint'].update(interval=max_iters, max_keep_ckpts=1)  # noqa: F405
