@@ -100,28 +100,21 @@ class StagedGeoBackbone(GeoBackbone):
     """A backbone run stage by stage, so a model can act between stages.
 
     Subclasses provide :attr:`stages` (modules applied in order; stage ``i`` takes stage ``i - 1``'s
-    output in :attr:`stage_format`), :attr:`stage_channels` and :attr:`stage_strides` (one per stage)
-    and :attr:`out_indices` (the stages :meth:`forward` returns). :meth:`set_input_size` is called
-    before the first stage with the input (H, W) (default: nothing to do).
+    output in :attr:`stage_format`) and set, in their constructor, ``stage_channels`` and
+    ``stage_strides`` (lists, one entry per stage) and ``out_indices`` (the stages :meth:`forward`
+    returns). :meth:`set_input_size` is called before the first stage with the input (H, W) (default:
+    nothing to do).
     """
 
     stage_format: str = 'NCHW'
+    stage_channels: list[int]
+    stage_strides: list[int]
     out_indices: Sequence[int]
 
     @property
     @abstractmethod
     def stages(self) -> list[nn.Module]:
         """The stage modules, applied in order."""
-
-    @property
-    @abstractmethod
-    def stage_channels(self) -> list[int]:
-        """Output channels of every stage."""
-
-    @property
-    @abstractmethod
-    def stage_strides(self) -> list[int]:
-        """Output stride of every stage."""
 
     @property
     def out_channels(self) -> list[int]:

@@ -76,26 +76,16 @@ class TimmSwinV2(StagedGeoBackbone):
         self.out_indices = tuple(out_indices)
         self._ref_window_sizes = tuple(model._ref_window_sizes)
         self.embed_dim = model.embed_dim
-        self._stage_channels = [model.patch_embed.proj.out_channels] + [info['num_chs']
-                                                                       for info in model.feature_info]
-        self._stage_strides = [model.patch_embed.patch_size[0]] + [info['reduction']
-                                                                   for info in model.feature_info]
+        # patch embedding, then the four stages: [D, D, 2D, 4D, 8D] channels, strides [4, 4, 8, 16, 32]
+        self.stage_channels = [model.patch_embed.proj.out_channels] + [info['num_chs']
+                                                                      for info in model.feature_info]
+        self.stage_strides = [model.patch_embed.patch_size[0]] + [info['reduction'] for info in model.feature_info]
         self._size = tuple(model.patch_embed.img_size)
 
     @property
     def stages(self) -> list[nn.Module]:
         """``[patch_embed, layers[0], ..., layers[3]]``: NHWC in, NHWC out."""
         return [self.model.patch_embed, *self.model.layers]
-
-    @property
-    def stage_channels(self) -> list[int]:
-        """[D, D, 2D, 4D, 8D] (patch embedding, then the four stages)."""
-        return list(self._stage_channels)
-
-    @property
-    def stage_strides(self) -> list[int]:
-        """[4, 4, 8, 16, 32]."""
-        return list(self._stage_strides)
 
     def load_pretrained(self) -> None:
         """Nothing to do: timm loaded :attr:`pretrained` when the encoder was built."""
