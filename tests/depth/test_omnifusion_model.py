@@ -147,3 +147,14 @@ def test_merge_cache_is_keyed_by_every_setting(tmp_path, monkeypatch):
     mem = tiny()
     mem.to_erp(maps, (32, 64))
     assert sorted(os.listdir(tmp_path)) == ['work']
+
+
+def test_convert_checkpoint_file(tmp_path):
+    from geoperc.models.convert import convert_file, main
+    src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'out' / 'converted.pth')
+    torch.save(_official_random_state(128), src)  # DataParallel keys, as released
+    report = convert_file('omnifusion', src, dst)
+    assert report['unmatched'] == []
+    ckpt = torch.load(dst, weights_only=True)
+    OmniFusion(patch_size=128).load_state_dict(ckpt['state_dict'], strict=True)
+    assert main(['omnifusion', src, dst]) == 0

@@ -1,6 +1,6 @@
 # Tiny OmniFusion for tests and the CPU demo: the same architecture (18 tangent patches, geometric
 # embedding, patch transformer, U-Net decoder, confidence merge, 2 passes) on a ResNet-18 of base width 16,
-# 64-px patches, 1 transformer block, trained on generated box rooms in the Stanford2D3D layout
+# 32-px patches (a 64x128 panorama has ~25 px across an "80 degree" patch), 1 transformer block, trained on generated box rooms in the Stanford2D3D layout
 # (geoperc.testing.formats3d.write_box_rooms_stanford2d3d, 64x128 panoramas). Make the data with:
 #   python -c "from geoperc.testing.formats3d import write_box_rooms_stanford2d3d as w; \
 #              w('data/synth_rooms', areas=('area_1',), per_area=48); w('data/synth_rooms', areas=('area_5a',), per_area=8, seed=1)"
@@ -24,7 +24,7 @@ from geoperc.models.depth import BerHuLoss, OmniFusion
 model = dict(
     type=OmniFusion,
     data_preprocessor=dict(type=GeoDataPreprocessor, mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
-    in_channels=3, nrows=4, patch_size=64, fov=80.0, iters=2, confidence=True,
+    in_channels=3, nrows=4, patch_size=32, fov=80.0, iters=2, confidence=True,
     encoder_depth=18, base_channels=16, num_layers=1, num_heads=4,
     loss=dict(type=BerHuLoss))
 
@@ -47,7 +47,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type=DepthMetric, protocol='omnifusion', valid_key='depth_valid')
 test_evaluator = val_evaluator
 
-max_iters = 600
+max_iters = 400
 optim_wrapper = dict(type=OptimWrapper, optimizer=dict(type=AdamW, lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01))
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.01, by_epoch=False, begin=0, end=30),
