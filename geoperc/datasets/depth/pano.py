@@ -47,8 +47,13 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from geoperc.errors import DatasetError, SettingsError
 from geoperc.io.equirect import read_pano_depth
 from geoperc.registry import DATASETS
+
+
+class PanoFileNotFound(DatasetError, FileNotFoundError):
+    """A panorama, depth map, folder or split list named by the dataset does not exist."""
 
 DEPTH_FORMATS: Dict[str, dict] = {
     'stanford2d3d': dict(depth_scale=1.0 / 512, missing_value=65535),
@@ -72,7 +77,7 @@ class PanoDepthDataset(BaseDataset):
                  max_depth: Optional[float] = 10.0, load_image: bool = True, load_depth: bool = True,
                  channel_order: str = 'rgb', **kwargs):
         if channel_order not in ('rgb', 'bgr'):
-            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
+            raise SettingsError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         self.depth_scale = float(depth_scale)
         self.missing_value = missing_value
         self.min_depth = float(min_depth)
@@ -100,7 +105,7 @@ class PanoDepthDataset(BaseDataset):
             import cv2
             img = cv2.imread(info['img_path'], cv2.IMREAD_COLOR)
             if img is None:
-                raise OSError(f'could not read image {info["img_path"]}')
+                raise DatasetError(f'{info["img_path"]}: could not read the image (missing or corrupt)')
             if self.channel_order == 'rgb':
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
             roll = (img.shape[1] * info.get('yaw_deg', 0)) // 360
@@ -136,7 +141,7 @@ class Stanford2D3DDataset(PanoDepthDataset):
                  depth_scale: float = 1.0 / 512, missing_value: Optional[float] = 65535, **kwargs):
         if areas is None:
             if split not in self.SPLITS:
-                raise ValueError(f"split must be 'train' or 'test' (or give areas=), got {split!r}")
+                raise SettingsError(f"split must be 'train' or 'test' (or give areas=), got {split!r}")
             areas = self.SPLITS[split]
         self.areas = tuple(areas)
         super().__init__(depth_scale=depth_scale, missing_value=missing_value, data_root=data_root, **kwargs)
@@ -147,14 +152,14 @@ class Stanford2D3DDataset(PanoDepthDataset):
             rgb_dir = osp.join(self.data_root, area, 'pano', 'rgb')
             depth_dir = osp.join(self.data_root, area, 'pano', 'depth')
             if not osp.isdir(rgb_dir):
-                raise FileNotFoundError(f'folder not found: {rgb_dir}')
+                raise PanoFileNotFound(f'folder not found: {rgb_dir}')
             names = sorted(f for f in os.listdir(rgb_dir) if f.endswith('_rgb.png') and not f.startswith('.'))
             if not names:
-                raise ValueError(f'no *_rgb.png panoramas in {rgb_dir}')
+                raise DatasetError(f'no *_rgb.png panoramas in {rgb_dir}')
             for name in names:
                 depth = osp.join(depth_dir, name[:-len('_rgb.png')] + '_depth.png')
                 if not osp.isfile(depth):
-                    raise FileNotFoundError(f'depth for {osp.join(rgb_dir, name)} not found: {depth}')
+                    raise PanoFileNotFound(f'depth for {osp.join(rgb_dir, name)} not found: {depth}')
                 data_list.append(dict(img_path=osp.join(rgb_dir, name), depth_path=depth, area=area,
                                       sample_idx=len(data_list)))
         return data_list
@@ -178,7 +183,7 @@ class PanoSplitListDataset(PanoDepthDataset):
                  depth_scale: Optional[float] = None, missing_value: Optional[float] = None,
                  recover_rotation: bool = False, check_files: bool = True, **kwargs):
         if depth_format not in DEPTH_FORMATS:
-            raise ValueError(f'depth_format must be one of {sorted(DEPTH_FORMATS)}, got {depth_format!r}')
+            raise SettingsError(f'depth_format must be one of {sorted(DEPTH_FORMATS)}, got {depth_format!r}')
         fmt = DEPTH_FORMATS[depth_format]
         self.depth_format = depth_format
         self.recover_rotation = recover_rotation
@@ -195,12 +200,12 @@ class PanoSplitListDataset(PanoDepthDataset):
     def _split_yaw(self, p: str):
         m = _ROT_RE.search(p)
         if not m:
-            raise ValueError(f'recover_rotation: no "_<yaw>.<frac>.<ext>" ending in {p!r}')
+            raise DatasetError(f'recover_rotation: no "_<yaw>.<frac>.<ext>" ending in {p!r}')
         return p[:m.start()] + f'_0.{m.group(2)}{m.group(3)}', int(m.group(1))
 
     def load_data_list(self) -> List[dict]:
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'split list not found: {self.ann_file}')
+            raise PanoFileNotFound(f'split list not found: {self.ann_file}')
         data_list = []
         with open(self.ann_file, encoding='utf-8') as f:
             for lineno, line in enumerate(f, 1):
@@ -208,21 +213,21 @@ class PanoSplitListDataset(PanoDepthDataset):
                 if not parts or parts[0].startswith('#'):
                     continue
                 if len(parts) < 2:
-                    raise ValueError(f'{self.ann_file}:{lineno}: expected "<rgb> <depth>", got {line.strip()!r}')
+                    raise DatasetError(f'{self.ann_file}:{lineno}: expected "<rgb> <depth>", got {line.strip()!r}')
                 rgb, depth = self._resolve(parts[0]), self._resolve(parts[1])
                 info = dict(sample_idx=len(data_list), list_line=lineno)
                 if self.recover_rotation:
                     rgb, yaw = self._split_yaw(rgb)
                     depth, yaw_d = self._split_yaw(depth)
                     if yaw != yaw_d:
-                        raise ValueError(f'{self.ann_file}:{lineno}: rgb yaw {yaw} != depth yaw {yaw_d}')
+                        raise DatasetError(f'{self.ann_file}:{lineno}: rgb yaw {yaw} != depth yaw {yaw_d}')
                     info['yaw_deg'] = yaw
                 if self.check_files:
                     for p in (rgb, depth):
                         if not osp.isfile(p):
-                            raise FileNotFoundError(f'{self.ann_file}:{lineno}: file not found: {p}')
+                            raise PanoFileNotFound(f'{self.ann_file}:{lineno}: file not found: {p}')
                 info.update(img_path=rgb, depth_path=depth)
                 data_list.append(info)
         if not data_list:
-            raise ValueError(f'{self.ann_file}: no samples listed')
+            raise DatasetError(f'{self.ann_file}: no samples listed')
         return data_list
