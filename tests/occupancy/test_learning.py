@@ -18,7 +18,7 @@ def test_tiny_vpocc_learns(tmp_path):
     from geoperc.evaluation.functional import ssc_confusion, ssc_metrics_from_confusion
     from geoperc.testing.formats3d import write_ssc_street
     data = str(tmp_path / 'synth_ssc')
-    write_ssc_street(data, {'00': 8}, seed=0)
+    write_ssc_street(data, {"00": 6}, seed=0)
     cfg = Config.fromfile(CFG)
     cfg.work_dir = str(tmp_path / 'work')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -29,7 +29,7 @@ def test_tiny_vpocc_learns(tmp_path):
         for t in ds['pipeline']:
             if 'depth_root' in t:
                 t['depth_root'] = data + '/depth'
-    cfg.train_cfg.max_iters = 120
+    cfg.train_cfg.max_iters = 60
     runner = Runner.from_cfg(cfg)
     runner.train()
     model = runner.model.eval()
