@@ -75,4 +75,9 @@ def change_overlay_from_files(before: str, after: str, pred: str, out_png: str,
     b, vb = read_overview_on(after, grid, bands, resampling='bilinear')
     p, vp = read_overview_on(pred, grid, (1,))
     ref = read_overview_on(reference, grid, (1,))[0][0] if reference else None
+    for path, v in ((after, vb), (pred, vp)):
+        if not v.any():
+            from geoperc.errors import RasterError
+            raise RasterError(f'{path}: has no valid pixel on the grid of {before} (date 1): it does not overlap '
+                              'date 1, or holds only nodata there')
     return change_overlay(a[:3], b[:3], p[0], out_png, ref, va & vb & vp)
