@@ -175,8 +175,11 @@ def _group(keys: List[str]) -> List[str]:
     out = OrderedDict()
     for k in keys:
         parts = k.split('.')
-        depth = 3 if len(parts) > 3 and parts[1] in ('layers', 'cls_branches', 'reg_branches', 'angle_branches') \
-            else 1 if parts[0] in ('backbone', 'neck', 'enhance', 'enc_embed', 'feature_embed') else 2
+        if parts[0] in ('bbox_head', 'dn_generator', 'encoder', 'decoder', 'enhance', 'feature_embed'):
+            depth = 3 if len(parts) > 3 and parts[1] in ('layers', 'cls_branches', 'reg_branches',
+                                                          'angle_branches') else 2
+        else:
+            depth = 1
         out['.'.join(parts[:depth]) + ('.*' if len(parts) > depth else '')] = None
     return list(out)
 

@@ -77,17 +77,30 @@ def embeddings_main(argv=None) -> int:
     return 0
 
 
+def _options(pairs) -> dict:
+    import ast
+    out = {}
+    for item in pairs:
+        if '=' not in item:
+            from geoperc.errors import SettingsError
+            raise SettingsError(f'--cfg-options takes key=value pairs, got {item!r}')
+        k, v = item.split('=', 1)
+        try:
+            out[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            out[k] = v
+    return out
+
+
 def train_main(argv=None) -> int:
     p = argparse.ArgumentParser(prog='geoperc pretrain train', description='MutDet step 3: pre-training')
     p.add_argument('config')
     p.add_argument('--root', required=True, help='the chain folder (step1/ and step2/ inside)')
     p.add_argument('--work-dir')
-    p.add_argument('--cfg-options', nargs='*', default=[])
+    p.add_argument('--cfg-options', nargs='*', default=[], metavar='KEY=VALUE')
     a = p.parse_args(argv)
     from geoperc.runner import train
-    args = [a.config] + (['--work-dir', a.work_dir] if a.work_dir else []) + \
-        ['--cfg-options', f'data_root={a.root}', *a.cfg_options]
-    train(args)
+    train(a.config, work_dir=a.work_dir, cfg_options=dict(_options(a.cfg_options), data_root=a.root))
     return 0
 
 
