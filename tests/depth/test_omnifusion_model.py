@@ -158,3 +158,29 @@ def test_convert_checkpoint_file(tmp_path):
     ckpt = torch.load(dst, weights_only=True)
     OmniFusion(patch_size=128).load_state_dict(ckpt['state_dict'], strict=True)
     assert main(['omnifusion', src, dst]) == 0
+
+
+def test_predict_fills_pred_depth_and_crops_to_each_sample():
+    from mmengine.structures import PixelData
+
+    from geoperc.structures import GeoDataSample
+    model = tiny().eval()
+    samples = []
+    for h, w in ((32, 64), (24, 64)):
+        s = GeoDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+        s.gt_depth = PixelData(data=torch.ones(1, h, w) * 2)
+        s.depth_valid = PixelData(data=torch.ones(1, h, w, dtype=torch.bool))
+        samples.append(s)
+    batch = dict(inputs=[torch.randint(0, 255, (3, 32, 64), dtype=torch.uint8),
+                         torch.randint(0, 255, (3, 24, 64), dtype=torch.uint8)], data_samples=samples)
+    out = model.test_step(batch)
+    assert out[0].pred_depth.data.shape == (1, 32, 64) and out[1].pred_depth.data.shape == (1, 24, 64)
+    assert out[1].depth_valid.data.shape == (1, 24, 64) and out[1].gt_depth.data.shape == (1, 24, 64)
+    # training: loss keys, one summed loss, per-pass values logged
+    model.train()
+    for s, (h, w) in zip(samples, ((32, 64), (24, 64))):
+        s.set_metainfo(dict(img_shape=(h, w)))
+    batch['data_samples'] = [s for s in samples]
+    losses = model.loss(*model.data_preprocessor(batch, True).values())
+    assert set(losses) == {'loss_berhu', 'berhu_pass0', 'berhu_pass1'}
+    torch.testing.assert_close(losses['loss_berhu'].detach(), (losses['berhu_pass0'] + losses['berhu_pass1']) / 2)

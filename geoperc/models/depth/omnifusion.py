@@ -337,17 +337,31 @@ class OmniFusion(BaseDenseModel):
     def predict_dense(self, inputs: Tensor) -> Tensor:
         return self.forward_passes(inputs, self.iters)[-1]
 
+    def postprocess(self, out: Tensor, data_samples: Optional[List]) -> List:
+        """The base crop of ``pred_depth`` / ``gt_depth`` to ``img_shape``, and of ``depth_valid``."""
+        from mmengine.structures import PixelData
+        samples = super().postprocess(out, data_samples)
+        for s in samples:
+            if 'depth_valid' in s:
+                h, w = s.metainfo.get('img_shape', out.shape[-2:])
+                s.depth_valid = PixelData(data=s.depth_valid.data[..., :h, :w])
+        return samples
+
     # -- loss -------------------------------------------------------------------------------------
     @staticmethod
     def targets(data_samples: List, like: Tensor) -> Tuple[Tensor, Tensor]:
         """``gt_depth`` ``(B, 1, H, W)`` metres and the valid mask: ``gt > 0`` and the samples'
-        ``depth_valid`` where present."""
+        ``depth_valid`` where present (False in the padding)."""
         gts, masks = [], []
         for s in data_samples:
             g = s.gt_depth.data.to(like.device, like.dtype).reshape(1, *like.shape[-2:])
             m = g > 0
-            if 'depth_valid' in s:
-                m &= s.depth_valid.data.to(like.device).reshape(m.shape).bool()
+            if 'depth_valid' in s:  # padded batches: the preprocessor pads gt_depth, not depth_valid
+                v = s.depth_valid.data.to(like.device).bool()
+                v = v.reshape(1, *v.shape[-2:])
+                full = torch.zeros_like(m)
+                full[:, :v.shape[-2], :v.shape[-1]] = v[:, :m.shape[-2], :m.shape[-1]]
+                m &= full
             gts.append(g)
             masks.append(m)
         return torch.stack(gts), torch.stack(masks)
