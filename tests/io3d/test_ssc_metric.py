@@ -138,3 +138,23 @@ def test_matches_official_vpocc_metric():
     assert abs(ours['completion_recall'] - ref['recall']) < 1e-9
     assert np.allclose(ours['per_class_iou'], ref['ious'], atol=1e-6)
     assert abs(ours['miou'] - ref['miou']) < 1e-6
+
+
+def test_format_only_writes_benchmark_labels(tmp_path):
+    import zipfile
+    rng = np.random.default_rng(3)
+    metric = SSCMetric(num_classes=20, output_dir=str(tmp_path / 'out'), format_only=True)
+    preds = []
+    for fid in ('000000', '000005'):
+        p = rng.integers(0, 20, (4, 4, 2))
+        preds.append(p)
+        s = GeoDataSample(metainfo=dict(sequence='11', frame_id=fid))
+        s.pred_occ = BaseDataElement(data=torch.from_numpy(p))
+        metric.process({}, [s])
+    assert metric.compute_metrics(metric.results) == {}
+    with zipfile.ZipFile(tmp_path / 'out' / 'submission.zip') as zf:
+        assert sorted(zf.namelist()) == ['sequences/11/predictions/000000.label', 'sequences/11/predictions/000005.label']
+        raw = np.frombuffer(zf.read('sequences/11/predictions/000005.label'), np.uint16)
+    inv = {0: 0, 1: 10, 9: 40, 13: 50, 19: 81}
+    for k, v in inv.items():
+        assert np.all(raw[preds[1].reshape(-1) == k] == v)

@@ -51,3 +51,23 @@ def test_convert_and_strict_load(tmp_path):
 def test_report_names_unknown_keys():
     new, rep = convert({'model.decoder.scene_embed.weight': torch.zeros(2, 2), 'model.foo.bar': torch.zeros(1)})
     assert list(new) == ['decoder.scene_embed.weight'] and rep['unmatched'] == ['foo.bar']
+
+
+def test_maskdino_encoder_from_local_file(tmp_path):
+    from geoperc.errors import CheckpointError
+    from geoperc.models.occupancy import VPOccImageEncoder
+    kw = dict(embed_dims=16, depth=18, hidden_dims=32, num_encoder_layers=1, ffn_dims=64, gn_groups=8)
+    src = VPOccImageEncoder(**kw)
+    g = torch.Generator().manual_seed(1)
+    ck = {}
+    for k, v in src.backbone.state_dict().items():
+        ck['backbone.' + k] = torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+    for k, v in src.pixel_decoder.state_dict().items():
+        ck['panoptic_head.pixel_decoder.' + k] = torch.randn(v.shape, generator=g)
+    ck['panoptic_head.predictor.class_embed.weight'] = torch.zeros(3, 3)  # MaskDINO's mask decoder: ignored
+    torch.save({'state_dict': ck}, tmp_path / 'maskdino.pth')
+    enc = VPOccImageEncoder(**kw, pretrained=str(tmp_path / 'maskdino.pth'))
+    assert torch.equal(enc.backbone.layer2[0].conv1.weight, ck['backbone.layer2.0.conv1.weight'])
+    assert torch.equal(enc.pixel_decoder.transformer.level_embed, ck['panoptic_head.pixel_decoder.transformer.level_embed'])
+    with pytest.raises(CheckpointError, match='never downloaded'):
+        VPOccImageEncoder(**kw, pretrained=str(tmp_path / 'missing.pth'))
