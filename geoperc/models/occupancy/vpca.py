@@ -221,7 +221,8 @@ class DeformableCrossAttention(nn.Module):
     def __init__(self, embed_dims: int = 128, num_heads: int = 8, num_levels: int = 3, num_points: int = 9,
                  dropout: float = 0.1):
         super().__init__()
-        self.embed_dims, self.num_heads, self.num_levels, self.num_points = embed_dims, num_heads, num_levels, num_points
+        self.embed_dims, self.num_heads = embed_dims, num_heads
+        self.num_levels, self.num_points = num_levels, num_points
         self.sampling_offsets = nn.Linear(embed_dims, num_heads * num_levels * num_points * 2)
         self.attention_weights = nn.Linear(embed_dims, num_heads * num_levels * num_points)
         self.value_proj = nn.Linear(embed_dims, embed_dims)

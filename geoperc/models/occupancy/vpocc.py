@@ -202,7 +202,8 @@ class VPOcc(BaseGeoModel):
         alpha: VPZoomer band (0.2).
         num_layers, num_heads, num_points: attention (3, 8, 9).
         class_weights: CE weights; ``'semantic_kitti'`` (default) / ``'kitti360'``: ``1 / log(freq + 1e-6)`` of
-            the official class frequencies; a list; None or ``'none'`` for unweighted. ``loss_weights``: ``dict(ce=, sem_scal=, geo_scal=)`` (all 1).
+            the official class frequencies; a list; None or ``'none'`` for unweighted.
+        loss_weights: ``dict(ce=, sem_scal=, geo_scal=)`` (all 1).
     """
 
     output_kind = VOXEL_LABELS
@@ -245,7 +246,8 @@ class VPOcc(BaseGeoModel):
             cw = None if class_weights == 'none' else {
                 'semantic_kitti': SEMANTIC_KITTI_CLASS_FREQ, 'kitti360': KITTI360_CLASS_FREQ}.get(class_weights)
             if class_weights != 'none' and cw is None:
-                raise ValueError(f"class_weights: 'semantic_kitti', 'kitti360', 'none' or a list, got {class_weights!r}")
+                raise ValueError("class_weights: 'semantic_kitti', 'kitti360', 'none' or a list, "
+                                 f'got {class_weights!r}')
             class_weights = None if cw is None else class_weights_from_freq(cw)
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(f'{len(class_weights)} class weights for {num_classes} classes')
