@@ -411,6 +411,21 @@ def _read_failed(path: str, window: Window, e: Exception) -> str:
 
 
 # ------------------------------------------------------------------------------------------ aligned reads
+def _not_all_nodata(data: np.ndarray, nodata) -> np.ndarray:
+    """GDAL's nodata mask rule on ``(C, h, w)``: valid where some band differs from nodata (NaN: is not NaN).
+    Band by band with ``|=`` (a reduction over the band axis is several times slower)."""
+    if isinstance(nodata, float) and math.isnan(nodata):
+        valid = ~np.isnan(data[0])
+        for b in data[1:]:
+            valid |= ~np.isnan(b)
+        return valid
+    nd = np.asarray(nodata).astype(data.dtype)
+    valid = data[0] != nd
+    for b in data[1:]:
+        valid |= b != nd
+    return valid
+
+
 def _resampling(r) -> Resampling:
     return r if isinstance(r, Resampling) else getattr(Resampling, str(r))
 
@@ -492,10 +507,7 @@ class GridReader:
             return _read(self.ds, [self._mask_alpha], window, None, self.path)[0] > 0
         if kind == 'nodata' and len(self.bands) == self.ds.count - (1 if self._mask_alpha else 0) \
                 and sorted(self.bands) == list(range(1, len(self.bands) + 1)):
-            nd = self.nodata
-            if isinstance(nd, float) and math.isnan(nd):
-                return ~np.isnan(data).all(axis=0)
-            return ~(data == np.asarray(nd).astype(data.dtype)).all(axis=0)
+            return _not_all_nodata(data, self.nodata)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', NodataShadowWarning)
@@ -557,9 +569,7 @@ class GridReader:
                 elif self.mask == 'mask':
                     valid = self.ds.read_masks(self.bands[0], **kw) > 0
                 elif self.mask == 'nodata' and sorted(self.bands) == list(range(1, self.ds.count + 1)):
-                    nd = self.nodata
-                    valid = ~(np.isnan(data) if isinstance(nd, float) and math.isnan(nd)
-                              else data == np.asarray(nd).astype(data.dtype)).all(axis=0)
+                    valid = _not_all_nodata(data, self.nodata)
                 else:
                     valid = self.ds.dataset_mask(**kw) > 0
         except RasterioIOError as e:
