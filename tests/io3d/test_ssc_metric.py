@@ -150,7 +150,7 @@ def test_format_only_writes_benchmark_labels(tmp_path):
         preds.append(p)
         s = GeoDataSample(metainfo=dict(sequence='11', frame_id=fid))
         s.pred_occ = BaseDataElement(data=torch.from_numpy(p))
-        metric.process({}, [s])
+        metric.process({}, [s.to_dict() if fid == '000005' else s])  # as the Evaluator passes them, or not
     assert metric.compute_metrics(metric.results) == {}
     with zipfile.ZipFile(tmp_path / 'out' / 'submission.zip') as zf:
         assert sorted(zf.namelist()) == ['sequences/11/predictions/000000.label', 'sequences/11/predictions/000005.label']

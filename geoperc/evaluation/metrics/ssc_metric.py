@@ -79,7 +79,7 @@ class SSCMetric(BaseMetric):
         import os.path as osp
 
         from geoperc.io.semantic_kitti import write_prediction_label
-        meta = sample.get('metainfo', {}) if isinstance(sample, dict) else sample.metainfo
+        meta = sample if isinstance(sample, dict) else sample.metainfo  # the Evaluator passes to_dict() samples
         seq, fid = meta.get('sequence'), meta.get('frame_id')
         if seq is None or fid is None:
             raise KeyError('SSCMetric(output_dir=...) needs sequence and frame_id metainfo to name the .label files')
