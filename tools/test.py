@@ -5,7 +5,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout too
 
-from geoperc.runner import test  # noqa: E402
+from geoperc.cli.common import run  # noqa: E402
+from geoperc.cli.test import main  # noqa: E402
 
 if __name__ == '__main__':
-    test(sys.argv[1:])
+    sys.exit(run(main, sys.argv[1:], prog='tools/test.py'))

@@ -5,7 +5,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout too
 
-from geoperc.runner import train  # noqa: E402
+from geoperc.cli.common import run  # noqa: E402
+from geoperc.cli.train import RESUME_HINT, main  # noqa: E402
 
 if __name__ == '__main__':
-    train(sys.argv[1:])
+    sys.exit(run(main, sys.argv[1:], prog='tools/train.py', resume_hint=RESUME_HINT))

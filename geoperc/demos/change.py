@@ -43,12 +43,11 @@ def main(argv=None):
     print('[2/4] training (MMEngine runner) ...', flush=True)
     from geoperc.runner import train
     work_dir = osp.join(out, 'train')
-    opts = [f'train_dataloader.dataset.data_root={train_scene.date1.rsplit(os.sep, 1)[0]}',
-            f'val_dataloader.dataset.data_root={test_scene.date1.rsplit(os.sep, 1)[0]}',
-            f'test_dataloader.dataset.data_root={test_scene.date1.rsplit(os.sep, 1)[0]}']
+    # one setting moves the data: the config's pairs are scene_train/... and scene_test/... below it
+    opts = dict(data_root=out)
     if args.iters:
-        opts.append(f'train_cfg.max_iters={args.iters}')
-    runner = train([args.config, '--work-dir', work_dir, '--cfg-options', *opts])
+        opts['train_cfg.max_iters'] = args.iters
+    runner = train(args.config, work_dir=work_dir, cfg_options=opts)
     ckpt = osp.join(work_dir, f'iter_{runner.iter}.pth')
 
     print('[3/4] tiled inference over the held-out scene ...', flush=True)

@@ -5,11 +5,17 @@ and ``message_hub``; torch's safe unpickler refuses them (``HistoryBuffer`` pick
 ``builtins.getattr``, which must stay forbidden), so a plain ``resume`` fails on torch >= 2.6 with
 mmengine 0.10.7, while mmengine 0.11 loads *anything* with ``weights_only=False``.
 
-geoperc registers its own loader for local paths (:func:`install_safe_loader`): it allow-lists exactly the
-types geoperc's checkpoints hold (:data:`SAFE_GLOBALS`) and loads with ``weights_only=True``; ``SafeCheckpointHook`` (in every config's ``default_runtime``) stores the
-history buffers as plain arrays when saving and the loader rebuilds them. Loading an
-untrusted full pickle is an explicit opt-in: ``trust_checkpoint=True`` / ``--trust-checkpoint`` /
-``GEOPERC_TRUST_CHECKPOINT=1``.
+geoperc's own checkpoints hold only tensors and plain Python values: ``SafeCheckpointHook`` (in every
+config's ``default_runtime``) converts buffers, arrays and numpy scalars when saving, so any tool loads
+them with plain ``torch.load(path, weights_only=True)``. geoperc's loader for local paths
+(:func:`install_safe_loader`, :func:`load_checkpoint_file`) rebuilds the buffers and arrays for resuming,
+and keeps a numpy allow-list (:data:`SAFE_GLOBALS`) only for third-party files and checkpoints written
+before the conversion. Loading an untrusted full pickle is an explicit opt-in: ``trust_checkpoint=True`` /
+``--trust-checkpoint`` / ``GEOPERC_TRUST_CHECKPOINT=1``.
+
+Errors are :class:`~geoperc.errors.CheckpointError` (one line, exit 2 in the CLIs):
+:class:`CheckpointNotFoundError` (also a ``FileNotFoundError``), :class:`UnsafeCheckpointError` (also a
+``pickle.UnpicklingError``) and an unreadable / truncated file.
 """
 import os
 import pickle
@@ -18,7 +24,17 @@ import numpy as np
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from geoperc.errors import CheckpointError
+
 _TRUST_ENV = 'GEOPERC_TRUST_CHECKPOINT'
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint file does not exist."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """The checkpoint holds objects the safe unpickler refuses (a full pickle)."""
 
 
 def _numpy_globals():
@@ -47,23 +63,30 @@ def trust_checkpoints(flag: bool = True):
 
 
 def load_checkpoint_file(filename, map_location='cpu', trust_checkpoint=None):
-    """``torch.load`` with ``weights_only=True`` and geoperc's allow-list, or a full pickle if trusted."""
+    """``torch.load`` with ``weights_only=True`` (plus the numpy allow-list for third-party files), or a
+    full pickle if trusted; buffers and arrays stored by ``SafeCheckpointHook`` come back as such."""
     if trust_checkpoint is None:
         trust_checkpoint = os.environ.get(_TRUST_ENV, '') == '1'
     if not os.path.isfile(filename):
-        raise FileNotFoundError(f'{filename}: checkpoint file not found')
+        raise CheckpointNotFoundError(f'{filename}: checkpoint file not found')
     from .hooks.safe_checkpoint_hook import restore_history_buffers
-    if trust_checkpoint:
-        return restore_history_buffers(torch.load(filename, map_location=map_location, weights_only=False))
     try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            ckpt = torch.load(filename, map_location=map_location, weights_only=True)
-        return restore_history_buffers(ckpt)
+        if trust_checkpoint:
+            ckpt = torch.load(filename, map_location=map_location, weights_only=False)
+        else:
+            with torch.serialization.safe_globals(SAFE_GLOBALS):
+                ckpt = torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise pickle.UnpicklingError(
-            f'{filename}: refused to unpickle a non-tensor object ({str(e).splitlines()[0]}). '
-            'If you trust this file, pass --trust-checkpoint (or set GEOPERC_TRUST_CHECKPOINT=1).'
-        ) from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if 'weights_only' in str(e) or 'global' in str(e).lower():
+            raise UnsafeCheckpointError(
+                f'{filename}: refused to unpickle a non-tensor object ({first}). '
+                'If you trust this file, pass --trust-checkpoint (or set GEOPERC_TRUST_CHECKPOINT=1).') from e
+        raise CheckpointError(f'{filename}: not a readable checkpoint ({first})') from e
+    except (RuntimeError, EOFError, OSError, ValueError) as e:  # truncated zip, not a torch file, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f'{filename}: not a readable checkpoint, truncated or corrupt? ({first})') from e
+    return restore_history_buffers(ckpt)
 
 
 def _load_local(filename, map_location):

@@ -19,15 +19,15 @@ PY = sys.executable
 @pytest.fixture(scope='module')
 def scene_dir(tmp_path_factory):
     from geoperc.testing import make_change_scene
-    d = tmp_path_factory.mktemp('scene')
-    make_change_scene(str(d), size=(192, 192), seed=3)
+    d = tmp_path_factory.mktemp('scene')  # the demo's layout: scene_train/ and scene_test/ below data_root
+    make_change_scene(str(d / 'scene_train'), size=(192, 192), seed=3)
+    os.symlink(d / 'scene_train', d / 'scene_test')
     return str(d)
 
 
 def _opts(scene_dir, max_iters):
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={scene_dir}',
-            f'val_dataloader.dataset.data_root={scene_dir}', f'test_dataloader.dataset.data_root={scene_dir}',
-            f'train_cfg.max_iters={max_iters}', 'train_cfg.val_interval=1000000',
+    return ['--cfg-options', f'data_root={scene_dir}', f'train_cfg.max_iters={max_iters}',
+            'train_cfg.val_interval=1000000',
             'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
             'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False']

@@ -1,55 +1,15 @@
 # CLCD in its release layout: {train,val,test}/{time1,time2,label}/*.png, 512 px, labels 0/255
-# (data_prep/clcd/README.md). Augmentation = LENet's official pipeline (RandomCrop 256, RandomRotate
-# p=0.5 +-30 deg, PhotoMetricDistortion, RandomFlip p=0.5), same random parameters for both dates,
-# photometric distortion per date. Val/test: whole 512 px images; LENet's official val points at test,
-# we validate on val. batch_size is per GPU (MMEngine); the official CLCD runs used 12.
-from mmengine.dataset import DefaultSampler, pseudo_collate
+# (data_prep/clcd/README.md), on the common folder base (change_folder.py). The official CLCD runs used
+# batch 12 per GPU.
+from mmengine.config import read_base
 
 from geoperc.datasets.change import CLCDDataset
-from geoperc.datasets.transforms import (LoadChangeLabel, LoadMultiDateImages, MultiDatePhotoMetricDistortion,
-                                         MultiDateRandomCrop, MultiDateRandomFlip, MultiDateRandomRotate,
-                                         PackChangeInputs)
-from geoperc.evaluation.metrics import ChangeMetric
+
+with read_base():
+    from .change_folder import *  # noqa: F401,F403
 
 data_root = 'data/CLCD'
-crop_size = (256, 256)
-train_pipeline = [
-    dict(type=LoadMultiDateImages),
-    dict(type=LoadChangeLabel),  # 0/255 -> 0/1
-    dict(type=MultiDateRandomCrop, crop_size=crop_size),
-    dict(type=MultiDateRandomRotate, prob=0.5, degree=30),
-    dict(type=MultiDatePhotoMetricDistortion),
-    dict(type=MultiDateRandomFlip, prob=0.5),
-    dict(type=PackChangeInputs),
-]
-test_pipeline = [
-    dict(type=LoadMultiDateImages),
-    dict(type=LoadChangeLabel),
-    dict(type=PackChangeInputs),
-]
-train_dataloader = dict(
-    batch_size=12,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=True),
-    drop_last=True,  # BN needs > 1 sample; iteration-based training never sees a ragged batch
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=CLCDDataset, data_root=data_root, split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=CLCDDataset, data_root=data_root, split='val', pipeline=test_pipeline,
-                 test_mode=True))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=CLCDDataset, data_root=data_root, split='test', pipeline=test_pipeline,
-                 test_mode=True))
-val_evaluator = dict(type=ChangeMetric)
-test_evaluator = dict(type=ChangeMetric)
+classes = ('unchanged', 'cropland change')
+train_dataloader.update(batch_size=12)
+for _loader in (train_dataloader, val_dataloader, test_dataloader):
+    _loader['dataset'].update(type=CLCDDataset, data_root=data_root, metainfo=dict(classes=classes))

@@ -3,16 +3,22 @@
 # differs). Each window carries crs / transform / window / nodata metainfo. Replace the pairs with your
 # scenes (paths relative to data_root); keep training and validation scenes apart.
 # Augmentation: LENet-style, the same random parameters for both dates, photometric distortion per date
-# (pseudo-change augmentation; nodata pixels are left untouched).
-from mmengine.dataset import DefaultSampler, pseudo_collate
+# (pseudo-change augmentation; nodata pixels are left untouched). Loader settings, evaluators and the
+# one-setting data_root: the common change base (change_folder.py).
+from mmengine.config import read_base
 
 from geoperc.datasets.change import GeoTIFFChangeDataset
 from geoperc.datasets.transforms import (LoadChangeLabel, LoadMultiDateImages, MultiDatePhotoMetricDistortion,
                                          MultiDateRandomFlip, MultiDateRandomRotate, MultiDateRandomRotate90,
                                          PackChangeInputs)
-from geoperc.evaluation.metrics import ChangeMetric
+
+with read_base():
+    from .change_folder import *  # noqa: F401,F403
 
 data_root = 'data/geotiff_pair'
+# Replace with the per-band statistics of your scenes; len(mean) is the band count the model must be built
+# with (model.in_channels). These are the ImageNet RGB values on 0-255.
+data_preprocessor = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 train_pairs = [dict(a='train/date1.tif', b='train/date2.tif', label='train/label.tif')]
 val_pairs = [dict(a='val/date1.tif', b='val/date2.tif', label='val/label.tif')]
 test_pairs = val_pairs
@@ -31,30 +37,11 @@ test_pipeline = [
     dict(type=LoadChangeLabel, mapping=None),
     dict(type=PackChangeInputs),
 ]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=True),
-    drop_last=True,  # BN needs > 1 sample; iteration-based training never sees a ragged batch
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GeoTIFFChangeDataset, data_root=data_root, pairs=train_pairs, tile=tile, overlap=tile // 2,
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GeoTIFFChangeDataset, data_root=data_root, pairs=val_pairs, tile=tile, overlap=0,
-                 pipeline=test_pipeline, test_mode=True))
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GeoTIFFChangeDataset, data_root=data_root, pairs=test_pairs, tile=tile, overlap=0,
-                 pipeline=test_pipeline, test_mode=True))
-val_evaluator = dict(type=ChangeMetric)
-test_evaluator = dict(type=ChangeMetric)
+train_dataloader.update(batch_size=8)
+val_dataloader.update(batch_size=4)
+test_dataloader.update(batch_size=4)
+train_dataloader['dataset'] = dict(type=GeoTIFFChangeDataset, data_root=data_root, pairs=train_pairs, tile=tile,
+                                   overlap=tile // 2, metainfo=dict(classes=classes), pipeline=train_pipeline)
+val_dataloader['dataset'] = dict(type=GeoTIFFChangeDataset, data_root=data_root, pairs=val_pairs, tile=tile,
+                                 overlap=0, metainfo=dict(classes=classes), pipeline=test_pipeline, test_mode=True)
+test_dataloader['dataset'] = dict(val_dataloader['dataset'], pairs=test_pairs)
