@@ -45,8 +45,9 @@ class LayoutSpec:
 def _read(path: str) -> np.ndarray:
     from geoperc.datasets.transforms.loading import imread_unchanged, is_raster
     if is_raster(path):
-        from geoperc.io.pairs import read_image
-        return read_image(path)[0].transpose(1, 2, 0)
+        from geoperc.io.raster import GridReader
+        with GridReader(path) as rd:
+            return rd.read((0, 0, rd.grid.width, rd.grid.height))[0].transpose(1, 2, 0)
     return imread_unchanged(path)
 
 
