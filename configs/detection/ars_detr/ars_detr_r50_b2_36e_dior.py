@@ -9,7 +9,6 @@ with read_base():
     from ..._base_.default_runtime import *  # noqa: F401,F403
     from ..._base_.models.rotated_detr_r50 import *  # noqa: F401,F403
 
-from mmengine.hooks import CheckpointHook, IterTimerHook, LoggerHook, ParamSchedulerHook
 from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop, LogProcessor, TestLoop, ValLoop
 from torch.optim import AdamW
@@ -34,8 +33,7 @@ param_scheduler = [
     dict(type=LinearLR, start_factor=1.0 / 3, by_epoch=False, begin=0, end=500),
     dict(type=MultiStepLR, by_epoch=True, begin=0, end=max_epochs, milestones=[32], gamma=0.1),
 ]
-default_hooks = dict(timer=dict(type=IterTimerHook), logger=dict(type=LoggerHook, interval=50),
-                     param_scheduler=dict(type=ParamSchedulerHook),
-                     checkpoint=dict(type=CheckpointHook, by_epoch=True, interval=4, max_keep_ckpts=3))
+default_hooks['logger'].update(interval=50, log_metric_by_epoch=True)  # noqa: F405
+default_hooks['checkpoint'].update(by_epoch=True, interval=4, max_keep_ckpts=3)  # noqa: F405
 log_processor = dict(type=LogProcessor, window_size=50, by_epoch=True)
 auto_scale_lr = dict(enable=False, base_batch_size=2)

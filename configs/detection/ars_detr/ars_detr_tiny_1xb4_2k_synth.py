@@ -11,7 +11,6 @@ with read_base():
     from ..._base_.default_runtime import *  # noqa: F401,F403
 
 from mmengine.dataset import DefaultSampler, InfiniteSampler
-from mmengine.hooks import CheckpointHook, IterTimerHook, LoggerHook, ParamSchedulerHook
 from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
 from mmengine.runner import TestLoop, ValLoop
 from torch.optim import AdamW
@@ -67,7 +66,5 @@ param_scheduler = [dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0
 train_cfg = dict(type=ReproducibleIterBasedTrainLoop, max_iters=max_iters, val_interval=500)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
-default_hooks = dict(timer=dict(type=IterTimerHook),
-                     logger=dict(type=LoggerHook, interval=25, log_metric_by_epoch=False),
-                     param_scheduler=dict(type=ParamSchedulerHook),
-                     checkpoint=dict(type=CheckpointHook, by_epoch=False, interval=500, max_keep_ckpts=1))
+default_hooks['logger'].update(interval=25)  # noqa: F405
+default_hooks['checkpoint'].update(interval=500, max_keep_ckpts=1)  # noqa: F405
