@@ -161,3 +161,16 @@ def test_overlay_dates_on_different_grids(tmp_path, capsys):
     assert overlay([s.date1, far, pr, '--out', str(tmp_path / 'x.png')]) == 2
     assert not (tmp_path / 'x.png').exists()
     assert 'far.tif: has no valid pixel on the grid of' in capsys.readouterr().err
+
+
+def test_evaluation_does_not_import_inference(hand_scene):
+    """Scene evaluation runs without importing inference (only the CLI's CONFIG CHECKPOINT form does)."""
+    import subprocess
+    import sys
+    ref, _ = _refs(hand_scene, str(hand_scene.dir / 'refs.gpkg'))
+    code = ('import sys; from geoperc.evaluation.scene import evaluate_scene; '
+            f'evaluate_scene({hand_scene.pred!r}, {ref!r}, {str(hand_scene.dir / "o")!r}, report=False); '
+            'bad = sorted(m for m in sys.modules if m.startswith(("geoperc.inference", "torch"))); '
+            'assert not bad, bad')
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
