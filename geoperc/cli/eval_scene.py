@@ -160,7 +160,8 @@ def _evaluate(args) -> int:
     print(f'pixel  precision {fmt(px["precision"])} recall {fmt(px["recall"])} f1 {fmt(px["f1"])} '
           f'iou {fmt(px["iou"])}')
     print(f'object precision {fmt(ob["precision"])} recall {fmt(ob["recall"])} f1 {fmt(ob["f1"])} '
-          f'mean IoU {fmt(ob["iou"])} (TP {ob["tp"]}, FP {ob["fp"]}, FN {ob["fn"]}; {ob["object_rule"]})')
+          f'mean IoU {fmt(ob["iou"])} (TP {ob["tp"]}, FP {ob["fp"]}, FN {ob["fn"]})'
+          + ('; each part of a multipart feature is an object' if args.explode_multipart else ''))
     print(f'outputs in {os.path.abspath(args.out)}')
     return 0
 
