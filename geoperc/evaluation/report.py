@@ -15,7 +15,7 @@ import numpy as np
 STYLE_DIR = os.path.join(os.path.dirname(__file__), 'styles')
 CSV_COLUMNS = ('section', 'class_id', 'class_name', 'precision', 'recall', 'f1', 'iou', 'tp', 'fp', 'fn',
                'support')
-CONFUSION_TITLE = 'pixel confusion matrix: pixel counts, % of the reference row (colour: row-normalised)'
+CONFUSION_TITLE = 'pixel confusion matrix: counts and % of the reference row'
 COLOURS = dict(true_positives='#00aa00', false_positives='#dc1e1e', misses='#1e5ae6', not_evaluated='#808080')
 
 
@@ -117,7 +117,7 @@ def _figure(result: Dict, layers: Dict, extent):
     else:
         ax.text(0.5, 0.5, px.get('skipped', 'no pixel metrics'), ha='center', va='center', wrap=True)
         ax.set_axis_off()
-    ax.set_title(CONFUSION_TITLE)
+    ax.set_title(CONFUSION_TITLE, fontsize=10)
     # per-class bars
     ax = fig.add_subplot(2, 2, 2)
     groups = [(f'pixel: {c["name"]}', c) for c in px.get('classes', []) if c['id'] > 0]
