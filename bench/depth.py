@@ -14,6 +14,9 @@ each with refinement (``iters=2``, the official ``net(x, iter=2)``) and without 
 * ``fwd+bwd``: ``train()``, BerHu loss of every pass + backward, best of ``--iters``;
 * ``peak RSS``: the subprocess's ``ru_maxrss``.
 
+Wall times and the process's CPU times are both reported (with one thread the CPU time is what the
+computation costs when the machine is shared).
+
 The merge step (patch depth + confidence -> ERP) is timed with the cached weights and with the weights
 computed on every call (what a cache miss costs; the official ``pers2equi`` recomputes its bilinear
 weights' normalisation on every call and reads its grid from ``./grid``).
@@ -58,24 +61,28 @@ def _child(case: str, iters_model: int, repeat: int, threads: int) -> dict:
     out = dict(case=case, iters=iters_model, erp=[H, W], patch=c['patch'], threads=threads,
                params=sum(p.numel() for p in model.parameters()))
     model.eval()
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         for _ in range(repeat + 1):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             model.forward_passes(x, iters_model)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     out['forward_s'] = min(times[1:])
+    out['forward_cpu_s'] = min(cpu[1:])
     out['forward_first_s'] = times[0]
     model.train()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         preds = model.forward_passes(x, iters_model)
         loss = sum(model.loss_depth(p, gt, gt > 0) for p in preds) / len(preds)
         loss.backward()
         model.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     out['fwd_bwd_s'] = min(times[1:])
+    out['fwd_bwd_cpu_s'] = min(cpu[1:])
     out['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     # merge step: 18 patches of depth + confidence -> ERP
     maps = torch.rand(1, 2, 18, c['patch'], c['patch'])
@@ -119,7 +126,8 @@ def main(argv=None) -> int:
             results.append(res)
             ref = res['official']
             print(f"{case} {res['erp'][0]}x{res['erp'][1]} iters={it}: {res['params']:,} params, forward "
-                  f"{res['forward_s']:.2f} s, fwd+bwd {res['fwd_bwd_s']:.2f} s, peak RSS {res['peak_rss_gb']:.2f} GB"
+                  f"{res['forward_s']:.2f} s (CPU {res['forward_cpu_s']:.2f} s), fwd+bwd {res['fwd_bwd_s']:.2f} s "
+                  f"(CPU {res['fwd_bwd_cpu_s']:.2f} s), peak RSS {res['peak_rss_gb']:.2f} GB"
                   + (f"  (official {ref['forward_s']} / {ref['fwd_bwd_s']} s, {ref['peak_rss_gb']} GB)" if ref else '')
                   + f"; merge {res['merge_cached_s'] * 1e3:.1f} ms cached, {res['merge_uncached_s']:.2f} s uncached",
                   flush=True)

@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog='geoperc demo --task depth', description=__doc__.split('\n\n')[0])
     p.add_argument('--out', default='demo_output_depth', help='output folder (default ./demo_output_depth)')
     p.add_argument('--config', default=DEFAULT_CONFIG, help='OmniFusion config to train')
-    p.add_argument('--iters', type=int, default=None, help="training iterations (default: the config's)")
+    p.add_argument('--iters', type=int, default=250,
+                   help='training iterations (default 250, a few CPU minutes; 0 = the config\'s 400)')
     p.add_argument('--train-rooms', type=int, default=48)
     p.add_argument('--test-rooms', type=int, default=8)
     p.add_argument('--threads', type=int, default=1, help='torch CPU threads (default 1)')
