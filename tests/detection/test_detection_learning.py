@@ -35,7 +35,7 @@ def test_tiny_detector_learns_rotated_rectangles(tmp_path):
     iters = 400
     runner = train(TINY, work_dir=str(tmp_path / 'wd'),
                    cfg_options={'data_root': str(tmp_path / 'data'), 'train_cfg.max_iters': iters,
-                                'train_cfg.val_interval': iters, 'param_scheduler.1.milestones': [320],
+                                'train_cfg.val_interval': iters + 1, 'param_scheduler.1.milestones': [320],
                                 'default_hooks.checkpoint.interval': iters})
     metrics = runner.val_loop.run()
     log = open(osp.join(runner.log_dir, f'{osp.basename(runner.log_dir)}.log')).read()

@@ -2,10 +2,10 @@
 # settings of MutDet's fine-tuning config (Step3_Finetuning/base_ars_detr.py): two-stage, box refinement,
 # 300 queries, 100 denoising queries (noise 0.5 / 0.4 / 0.02), 180-bin CSL angles (le90, aspect-ratio
 # window), rotated deformable attention in the decoder, focal 2 / L1 2 / GIoU 5 / angle 2 losses and costs.
-from mmdet.models.backbones import ResNet
 from mmdet.models.losses import CrossEntropyLoss, FocalLoss, GIoULoss, L1Loss
 from mmdet.models.necks import ChannelMapper
 
+from geoperc.models.backbones import GeoResNet
 from geoperc.models.data_preprocessors import GeoDataPreprocessor
 from geoperc.models.detection import RotatedDETR
 
@@ -16,10 +16,11 @@ model = dict(
     # ImageNet mean / std in R, G, B order (geoperc reads images as RGB)
     data_preprocessor=dict(type=GeoDataPreprocessor, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            pad_size_divisor=32),
-    backbone=dict(type=ResNet, depth=50, num_stages=4, out_indices=(1, 2, 3), frozen_stages=1,
-                  norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='pytorch', init_cfg=None),
-    # a *local* torchvision ResNet-50 checkpoint (e.g. pretrained/resnet50-0676ba61.pth); None = random init
-    pretrained=None,
+    backbone=dict(type=GeoResNet, depth=50, num_stages=4, out_indices=(1, 2, 3), frozen_stages=1,
+                  norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='pytorch',
+                  # a *local* torchvision ResNet-50 checkpoint (e.g. pretrained/resnet50-0676ba61.pth, the
+                  # official init); None = random init; nothing is downloaded
+                  pretrained=None),
     neck=dict(type=ChannelMapper, in_channels=[512, 1024, 2048], kernel_size=1, out_channels=256, act_cfg=None,
               norm_cfg=dict(type='GN', num_groups=32), num_outs=4),
     embed_dims=256,

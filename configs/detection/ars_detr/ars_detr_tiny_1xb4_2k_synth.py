@@ -3,7 +3,6 @@
 # 4 heads, 1 encoder + 2 decoder layers, 50 queries, 20 denoising queries, 128 px images of rotated
 # rectangles (3 classes). Make the data with:
 #   python -c "from geoperc.datasets.detection.synth import make_dota_synth; make_dota_synth('data/synth_dota')"
-from mmdet.models.backbones import ResNet
 from mmdet.models.necks import ChannelMapper
 from mmengine.config import read_base
 
@@ -20,6 +19,7 @@ from geoperc.datasets.transforms import (LoadRotatedAnnotations, LoadRotatedImag
                                          RRandomFlip, RRandomRotate90)
 from geoperc.engine.loops import ReproducibleIterBasedTrainLoop
 from geoperc.evaluation.metrics import RotatedMAPMetric
+from geoperc.models.backbones import GeoResNet
 from geoperc.models.data_preprocessors import GeoDataPreprocessor
 from geoperc.models.detection import RotatedDETR
 
@@ -30,8 +30,8 @@ model = dict(
     num_classes=3,
     in_channels=3,
     data_preprocessor=dict(type=GeoDataPreprocessor, mean=[120.0] * 3, std=[60.0] * 3, pad_size_divisor=32),
-    backbone=dict(type=ResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=-1,
-                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch', init_cfg=None),
+    backbone=dict(type=GeoResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=-1,
+                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch'),
     neck=dict(type=ChannelMapper, in_channels=[32, 64, 128], kernel_size=1, out_channels=width, act_cfg=None,
               norm_cfg=dict(type='GN', num_groups=32), num_outs=4),
     embed_dims=width, num_feature_levels=4, num_queries=50, num_encoder_layers=1, num_decoder_layers=2,

@@ -7,7 +7,7 @@ Detection", ECCV 2024 (``floatingstarZ/MutDet``). Facts: ``../shared/design/METH
 
 Architecture (``RotatedDETR``)
 ------------------------------
-* Backbone: ResNet-50 (mmdet), stages 2-4 (``out_indices=(1, 2, 3)``, strides 8 / 16 / 32) ->
+* Backbone: ResNet-50 (:class:`~geoperc.models.backbones.GeoResNet`, mmdet's ResNet), stages 2-4 (``out_indices=(1, 2, 3)``, strides 8 / 16 / 32) ->
   ChannelMapper (1x1 conv + GN(32) to 256, one extra 3x3 stride-2 level): 4 levels, strides 8-64.
 * Sine positional encoding (128 features per axis, normalized, offset -0.5) + a learnt level embedding.
 * Encoder: mmdet's Deformable DETR encoder (multi-scale deformable self-attention, FFN 1024, dropout 0.1);
@@ -60,15 +60,15 @@ __all__ = ['RotatedDETR']
 
 
 def _default_backbone(in_channels: int) -> dict:
-    from mmdet.models.backbones import ResNet
-    return dict(type=ResNet, depth=50, num_stages=4, out_indices=(1, 2, 3), frozen_stages=1,
+    from geoperc.models.backbones import GeoResNet
+    return dict(type=GeoResNet, depth=50, num_stages=4, out_indices=(1, 2, 3), frozen_stages=1,
                 norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='pytorch',
                 in_channels=in_channels)
 
 
-def _default_neck(embed_dims: int, num_levels: int) -> dict:
+def _default_neck(in_channels, embed_dims: int, num_levels: int) -> dict:
     from mmdet.models.necks import ChannelMapper
-    return dict(type=ChannelMapper, in_channels=[512, 1024, 2048], kernel_size=1, out_channels=embed_dims,
+    return dict(type=ChannelMapper, in_channels=list(in_channels), kernel_size=1, out_channels=embed_dims,
                 act_cfg=None, norm_cfg=dict(type='GN', num_groups=32), num_outs=num_levels)
 
 
@@ -79,9 +79,13 @@ class RotatedDETR(BaseGeoModel):
     Args:
         num_classes: object classes.
         in_channels: image bands (the backbone's first convolution takes them).
-        backbone / neck: config dicts or modules (default ResNet-50 / ChannelMapper GN 32, 4 levels).
+        backbone / neck: config dicts or modules (default
+            :class:`~geoperc.models.backbones.GeoResNet` 50, stages 2-4 / ChannelMapper GN 32 from the
+            backbone's ``out_channels`` to 4 levels). Any :class:`~geoperc.models.backbones.GeoBackbone`
+            fits; a plain mmdet backbone (tuple output) also works.
         pretrained: local backbone checkpoint (torchvision / mmdet ResNet keys), first conv adapted to
-            ``in_channels``; None = random init. Never downloaded.
+            ``in_channels``; handed to a GeoBackbone's own ``pretrained``; None = random init. Never
+            downloaded (a missing file raises ``CheckpointError``).
         embed_dims: transformer width (256).
         num_feature_levels: levels the neck gives (4).
         num_queries: matching queries (300).
@@ -110,8 +114,16 @@ class RotatedDETR(BaseGeoModel):
         if isinstance(backbone, dict) and 'in_channels' not in backbone:
             backbone = dict(backbone, in_channels=in_channels)
         self.backbone = build_module(backbone if backbone is not None else _default_backbone(in_channels))
-        self.neck = build_module(neck if neck is not None else _default_neck(embed_dims, num_feature_levels))
+        from geoperc.models.backbones import GeoBackbone, check_local_checkpoint
+        pretrained = check_local_checkpoint(pretrained)
+        if pretrained and isinstance(self.backbone, GeoBackbone):
+            self.backbone.pretrained = pretrained  # loaded by the backbone's own init_weights
+            pretrained = None
         self.pretrained = pretrained
+        if neck is None:
+            neck = _default_neck(getattr(self.backbone, 'out_channels', [512, 1024, 2048]), embed_dims,
+                                 num_feature_levels)
+        self.neck = build_module(neck)
         self.embed_dims = embed_dims
         self.num_feature_levels = num_feature_levels
         self.num_queries = num_queries
