@@ -1,6 +1,6 @@
 """Pipeline of camera-based semantic scene completion (VPOcc on SemanticKITTI / SSCBench-KITTI-360).
 
-Mirrors the official VPOcc / Symphonies dataset ``__getitem__`` (METHODS.md section 4) as transforms:
+Mirrors the official VPOcc / Symphonies dataset ``__getitem__`` (as read for this project) as transforms:
 
 * :class:`LoadSSCImage`: the RGB image, cropped top-left to ``image_shape`` (370 x 1220 SemanticKITTI,
   376 x 1408 KITTI-360) as the official ``img[:H, :W]``; ``cam_K`` is unchanged by a top-left crop.

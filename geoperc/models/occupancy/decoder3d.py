@@ -3,7 +3,7 @@ learnable factorised position encoding of the voxel queries.
 
 Kim et al., IROS 2025 (VPOcc), built on Symphonies (Jiang et al., CVPR 2024) and MonoScene (Cao & de
 Charette, CVPR 2022); official ``ssc_pl/vpocc/decoders/unet3d.py``, ``layers/modules.py``,
-``decoders/vpocc_decoder.py`` and Symphonies' ``layers/pos_embed.py`` (METHODS.md section 4).
+``decoders/vpocc_decoder.py`` and Symphonies' ``layers/pos_embed.py`` (as read for this project).
 
 * :class:`UNet3D`: two ``Downsample`` stages (DDR ``Bottleneck3D`` with stride 2, expansion 8:
   C -> 2C -> 4C), an :class:`ASPP` bottleneck (dilations 1, 2, 3), two ``Upsample`` stages

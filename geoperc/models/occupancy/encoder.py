@@ -2,8 +2,8 @@
 projected to the voxel-query width.
 
 Kim et al., IROS 2025 (VPOcc); official ``ssc_pl/vpocc/encoders/mmdet_wrapper.py`` around MaskDINO's
-pixel decoder (Li et al., CVPR 2023), config ``maskdino_r50_8xb2-panoptic-export.py`` (METHODS.md
-section 4). Structure (names follow the official state dict so checkpoints convert one to one):
+pixel decoder (Li et al., CVPR 2023), config ``maskdino_r50_8xb2-panoptic-export.py`` (as read for this
+project). Structure (names follow the official state dict so checkpoints convert one to one):
 
 * ``backbone``: mmdet ``ResNet`` (depth 50, BN affine frozen and ``norm_eval`` as in the config);
 * ``pixel_decoder``: ``input_proj`` (1x1 conv + GroupNorm(32) for C3, C4, C5 and a 3x3 stride-2 conv +
@@ -14,7 +14,7 @@ section 4). Structure (names follow the official state dict so checkpoints conve
 * ``out_projs``: per level Conv1x1 -> BN -> ReLU -> Conv1x1 to ``embed_dims`` (128).
 
 Returned levels (``scales``, default strides 4, 8, 16, as the official wrapper: ``(C2, pixel-decoder
-stride 8, pixel-decoder stride 16)``; METHODS.md). The stride-4 branch of the pixel decoder
+stride 8, pixel-decoder stride 16)``; the design notes). The stride-4 branch of the pixel decoder
 (``adapter_1``, ``layer_1``, ``mask_features``) feeds MaskDINO's mask head, not VPOcc: it is kept for
 checkpoint parity, computed only when asked (``return_mask_features``) and frozen (``requires_grad``
 False) so that every trainable parameter gets a gradient (DDP without ``find_unused_parameters``).

@@ -1,7 +1,7 @@
 """Semantic scene completion losses of MonoScene / Symphonies / VPOcc (weights 1, summed).
 
 Cao & de Charette, "MonoScene: Monocular 3D Semantic Scene Completion", CVPR 2022; as used by VPOcc
-(official criterions ``ce_ssc``, ``sem_scal``, ``geo_scal``, METHODS.md section 4):
+(official criterions ``ce_ssc``, ``sem_scal``, ``geo_scal``, the design notes on VPOcc):
 
 * :func:`ce_ssc_loss`: class-weighted cross-entropy over voxels, ``ignore_index`` 255, mean over the
   weights of the counted voxels (``F.cross_entropy(weight=..., reduction='mean')``). SemanticKITTI's

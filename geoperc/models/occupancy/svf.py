@@ -2,7 +2,7 @@
 
 Kim et al., "VPOcc: Exploiting Vanishing Point for 3D Semantic Occupancy Prediction", IROS 2025;
 official ``ssc_pl/vpocc/decoders/voxel_fusion.py`` and ``layers/modules.py`` (``MPAC``), summarised in
-METHODS.md section 4. Both volumes are ``(B, C, X, Y, Z)``:
+the design notes on VPOcc. Both volumes are ``(B, C, X, Y, Z)``:
 
 1. ``c = cat(o, z)``;
 2. ``o' = ReLU(MPAC(ReLU(BN(Conv3^3(c))))) * o`` and ``z'`` the same with separate weights;

@@ -2,7 +2,7 @@
 
 Kim et al., "VPOcc: Exploiting Vanishing Point for 3D Semantic Occupancy Prediction", IROS 2025
 (arXiv 2408.03551); official ``ssc_pl/vpocc/segmentors/side_warping_symphonies.py`` (summarised in
-the design notes, METHODS.md section 4).
+the project's design notes on VPOcc).
 
 For an image of ``h x w`` and a vanishing point ``v = (vx, vy)`` with ``b = h * alpha / 2`` (alpha 0.2):
 

@@ -3,7 +3,7 @@ lifting layers of VPOcc.
 
 Kim et al., "VPOcc: Exploiting Vanishing Point for 3D Semantic Occupancy Prediction", IROS 2025;
 official ``ssc_pl/vpocc/layers/point_sampling.py``, ``layers/transformer.py``,
-``layers/multi_scale_deform_attn.py`` and ``decoders/voxel_lifting.py`` (see METHODS.md section 4).
+``layers/multi_scale_deform_attn.py`` and ``decoders/voxel_lifting.py`` (as read for this project).
 
 VPCA sampling points (not learned). For a reference pixel ``r``, vanishing point ``v`` and level ``l``:
 ``d = min(0.5 * max(|v - r|, 1), beta * c_l)`` (beta 50, c = (1, 1.5, 2)); with ``u`` the unit vector of

@@ -2,7 +2,7 @@
 
 Kim, Lee, Shin, Oh, Joo, "VPOcc: Exploiting Vanishing Point for 3D Semantic Occupancy Prediction",
 IROS 2025 (arXiv 2408.03551). Official code: ``vision3d-lab/VPOcc`` (``ssc_pl/vpocc``, on Symphonies);
-the facts used here are summarised in METHODS.md section 4.
+the facts used here are summarised in the design notes on VPOcc.
 
 Pipeline (SemanticKITTI defaults; every size is an argument so tests run at e.g. 32 x 32 x 8):
 
