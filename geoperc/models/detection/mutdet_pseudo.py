@@ -14,7 +14,8 @@ Here the mask source is pluggable (:class:`MaskGenerator`):
   mean-shift filtering (Comaniciu & Meer 2002, ``cv2.pyrMeanShiftFiltering``) -> colour-gradient
   magnitude -> flat regions as markers -> marker-controlled watershed (Meyer 1992, ``cv2.watershed``) ->
   one mask per region, kept when its area is in ``[min_area, max_area_frac * patch area]`` (drops the
-  background and the speckle). It is a weight-free stand-in, not SAM: on real imagery it finds roofs,
+  background and the speckle), it fills its rotated box enough, and its mean colour differs from a band
+  around it (``min_contrast``: a region that looks like its surroundings is texture, not an object). It is a weight-free stand-in, not SAM: on real imagery it finds roofs,
   vehicles, fields and shadows as colour-homogeneous regions rather than SAM's objects.
 * :class:`SamMaskGenerator`: SAM's ``SamAutomaticMaskGenerator`` at its default settings (the official
   choice), from the optional ``segment-anything`` package (``pip install geoperc[sam]``) and a *local*
@@ -121,6 +122,10 @@ class ClassicalMaskGenerator(MaskGenerator):
         min_area: smallest mask kept (pixels).
         max_area_frac: largest mask kept, as a fraction of the patch (drops the background).
         min_fill: smallest ``mask area / min-area-rectangle area`` kept (0 keeps every shape).
+        min_contrast: smallest distance (CIE Lab, 0-255 scaled by OpenCV) between the region's mean
+            colour and the mean colour of a ``ring``-pixel band around it: a region that looks like its
+            surroundings is texture, not an object (0 keeps every region).
+        ring: width of that band (pixels).
     """
     spatial_radius: int = 8
     color_radius: int = 16
@@ -128,6 +133,8 @@ class ClassicalMaskGenerator(MaskGenerator):
     min_area: int = 24
     max_area_frac: float = 0.2
     min_fill: float = 0.3
+    min_contrast: float = 30.0
+    ring: int = 3
     name: str = field(default='classical', init=False)
 
     def __call__(self, img: np.ndarray) -> List[np.ndarray]:
@@ -138,6 +145,7 @@ class ClassicalMaskGenerator(MaskGenerator):
         smooth = cv2.pyrMeanShiftFiltering(bgr, self.spatial_radius, self.color_radius) \
             if self.spatial_radius > 0 else bgr
         lab = cv2.cvtColor(smooth, cv2.COLOR_BGR2LAB)
+        labf = lab.astype(np.float32)
         kernel = np.ones((3, 3), np.uint8)
         grad = np.max(np.stack([cv2.morphologyEx(lab[..., c], cv2.MORPH_GRADIENT, kernel) for c in range(3)]),
                       axis=0)
@@ -157,6 +165,10 @@ class ClassicalMaskGenerator(MaskGenerator):
                 pts = cv2.findNonZero(m.astype(np.uint8))
                 (_, _), (w, h), _ = cv2.minAreaRect(pts)
                 if counts[lab_id] < self.min_fill * max((w + 1) * (h + 1), 1):
+                    continue
+            if self.min_contrast > 0:
+                band = cv2.dilate(m.astype(np.uint8), kernel, iterations=self.ring).astype(bool) & ~m
+                if band.any() and np.linalg.norm(labf[m].mean(0) - labf[band].mean(0)) < self.min_contrast:
                     continue
             masks.append(m)
         return masks
