@@ -10,7 +10,7 @@
 #   python data_prep/mutdet/embeddings.py data/mutdet_dota/step1 --out data/mutdet_dota/step2 \
 #       --weights pretrained/resnet50-0676ba61.pth
 # The frozen backbone must be ImageNet ResNet-50 (official): set model.pretrained to a local torchvision
-# checkpoint, e.g. --cfg-options model.pretrained=pretrained/resnet50-0676ba61.pth (MutDet warns loudly
+# checkpoint, e.g. --cfg-options model.backbone.pretrained=pretrained/resnet50-0676ba61.pth (MutDet warns loudly
 # when a frozen backbone is left random).
 from mmengine.config import read_base
 

@@ -144,7 +144,8 @@ class MutDet(RotatedDETR):
     def init_weights(self) -> None:
         super().init_weights()
         self._init_mutdet()
-        if self.freeze_backbone and not self.pretrained and not self.allow_random_backbone:
+        weights = self.pretrained or getattr(self.backbone, 'pretrained', None)
+        if self.freeze_backbone and not weights and not self.allow_random_backbone:
             from mmengine.logging import print_log
             print_log('#' * 80 + '\nMutDet: the backbone is FROZEN and RANDOM (model.pretrained is None). The '
                       'official pre-training freezes an ImageNet ResNet-50: set model.pretrained to a local '
