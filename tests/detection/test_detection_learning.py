@@ -12,7 +12,8 @@ TINY = osp.join(ROOT, 'configs', 'detection', 'ars_detr', 'ars_detr_tiny_1xb4_2k
 
 def test_dior_subset_is_reproducible(tmp_path):
     import importlib.util
-    spec = importlib.util.spec_from_file_location('make_subset', osp.join(ROOT, 'data_prep', 'dior_r', 'make_subset.py'))
+    path = osp.join(ROOT, 'data_prep', 'dior_r', 'make_subset.py')
+    spec = importlib.util.spec_from_file_location('make_subset', path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     sets = tmp_path / 'ImageSets' / 'Main'

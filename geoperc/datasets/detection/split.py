@@ -225,7 +225,8 @@ def split_image(img_path: str, out_dir: str, objects: Optional[Sequence[Tuple[np
     windows = sliding_windows(width, height, s, g, img_rate_thr)
     objects = list(objects or [])
     polys = np.array([o[0] for o in objects], np.float64).reshape(-1, 8)
-    objs = window_objects(polys, windows, iof_thr) if objects else [(np.zeros(0, int), np.zeros(0, bool))] * len(windows)
+    empty = (np.zeros(0, int), np.zeros(0, bool))
+    objs = window_objects(polys, windows, iof_thr) if objects else [empty] * len(windows)
     img_id = img_id or osp.splitext(osp.basename(img_path))[0]
     img_dir = osp.join(out_dir, 'images')
     ann_dir = osp.join(out_dir, 'labelTxt')

@@ -7,7 +7,8 @@ Detection", ECCV 2024 (``floatingstarZ/MutDet``). Facts: ``../shared/design/METH
 
 Architecture (``RotatedDETR``)
 ------------------------------
-* Backbone: ResNet-50 (:class:`~geoperc.models.backbones.GeoResNet`, mmdet's ResNet), stages 2-4 (``out_indices=(1, 2, 3)``, strides 8 / 16 / 32) ->
+* Backbone: ResNet-50 (:class:`~geoperc.models.backbones.GeoResNet`, mmdet's ResNet), stages 2-4
+  (``out_indices=(1, 2, 3)``, strides 8 / 16 / 32) ->
   ChannelMapper (1x1 conv + GN(32) to 256, one extra 3x3 stride-2 level): 4 levels, strides 8-64.
 * Sine positional encoding (128 features per axis, normalized, offset -0.5) + a learnt level embedding.
 * Encoder: mmdet's Deformable DETR encoder (multi-scale deformable self-attention, FFN 1024, dropout 0.1);
