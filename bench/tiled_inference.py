@@ -90,11 +90,11 @@ def _windows(shape, a):
 def worker_stream(a):
     from geoperc.inference import infer_geotiff
     model = build_model()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     res = infer_geotiff(model, [a.input], a.output, tile=a.tile, overlap=a.overlap, batch_size=a.batch_size,
                         output='labels', progress=False)
     st = res['stats']
-    return dict(seconds=time.perf_counter() - t, tiles=st['tiles_run'], cpu_s=time.process_time(),
+    return dict(seconds=time.perf_counter() - t, tiles=st['tiles_run'], cpu_s=time.process_time() - c,
                 **{k: round(v, 2) for k, v in st.items() if k.startswith('cpu_') or k == 'model_wait_s'})
 
 
@@ -103,7 +103,7 @@ def worker_forward(a):
     import rasterio
     import torch
     model = build_model()
-    total, n = 0.0, 0
+    total, n, cpu = 0.0, 0, 0.0
     with rasterio.open(a.input) as src:
         grid = _windows(src.shape, a)
         wins = list(grid)
@@ -114,12 +114,13 @@ def worker_forward(a):
             x = np.stack([src.read(window=w, boundless=True, fill_value=0) for w in ws])  # not timed
             with torch.no_grad():
                 x = pre(dict(inputs=torch.from_numpy(x)), False)['inputs']
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 out = model(x, mode='tensor').softmax(1)
                 out[:, :, :th, :tw].numpy()
                 total += time.perf_counter() - t
+                cpu += time.process_time() - c
             n += len(ws)
-    return dict(seconds=total, tiles=n, cpu_s=time.process_time())
+    return dict(seconds=total, tiles=n, cpu_s=cpu)
 
 
 def worker_plain(a):
@@ -128,7 +129,7 @@ def worker_plain(a):
     import torch
     from rasterio.windows import Window
     model = build_model()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     with rasterio.open(a.input) as src:
         H, W = src.shape
         grid = _windows(src.shape, a)
@@ -149,7 +150,7 @@ def worker_plain(a):
                     r1 = min(grid.tile[0] - half, H - w.row_off) if w.row_off + grid.tile[0] < H else H - w.row_off
                     c1 = min(grid.tile[1] - half, W - w.col_off) if w.col_off + grid.tile[1] < W else W - w.col_off
                     dst.write(l[r0:r1, c0:c1][None], window=Window(w.col_off + c0, w.row_off + r0, c1 - c0, r1 - r0))
-    return dict(seconds=time.perf_counter() - t, tiles=len(wins), cpu_s=time.process_time())
+    return dict(seconds=time.perf_counter() - t, tiles=len(wins), cpu_s=time.process_time() - c)
 
 
 def worker_profile(a):
@@ -235,10 +236,13 @@ def main(argv=None):
                     r[kind] = dict(best, all_seconds=[round(x['seconds'], 2) for x in rs],
                                    peak_rss_mb=max(x['peak_rss_mb'] for x in rs))
                 if 'forward' in r:
+                    cpu_f = min(x['cpu_s'] for x in runs['forward'])
                     for kind in a.modes:
                         r[kind]['ratio'] = r[kind]['seconds'] / r['forward']['seconds']
-                    print(f'  threads {threads}: x forward-only: ' + ', '.join(
-                        f'{k} {r[k]["ratio"]:.3f}' for k in a.modes), flush=True)
+                        r[kind]['cpu_ratio'] = min(x['cpu_s'] for x in runs[kind]) / cpu_f
+                    print(f'  threads {threads}: x forward-only, wall (best of {a.repeat}): ' + ', '.join(
+                        f'{k} {r[k]["ratio"]:.3f}' for k in a.modes) + '; CPU seconds (least): ' + ', '.join(
+                        f'{k} {r[k]["cpu_ratio"]:.3f}' for k in a.modes), flush=True)
                 if 'stream' in r and 'cpu_read_s' in r['stream']:
                     s_ = r['stream']
                     print(f'  stream helper threads, CPU s: read {s_["cpu_read_s"]}, merge {s_["cpu_merge_s"]}, '
@@ -248,12 +252,14 @@ def main(argv=None):
                     print(res['profile'], flush=True)
                 rows.append(r)
             os.remove(inp)
-    print('\nsummary (best of each mode; ratio = seconds / forward-only seconds)')
-    print(f'{"size":>7} {"thr":>4} ' + ' '.join(f'{m + " s":>10} {m + " x":>9} {m + " MB":>10}' for m in a.modes))
+    print('\nsummary (best of each mode; x = seconds / forward-only seconds, wall and CPU of the timed part)')
+    print(f'{"size":>7} {"thr":>4} ' + ' '.join(f'{m + " s":>10} {m + " x":>9} {"cpu x":>6} {m + " MB":>10}'
+                                                for m in a.modes))
     for r in rows:
         cells = []
         for m in a.modes:
-            cells.append(f'{r[m]["seconds"]:10.2f} {r[m].get("ratio", float("nan")):9.3f} {r[m]["peak_rss_mb"]:10.0f}')
+            cells.append(f'{r[m]["seconds"]:10.2f} {r[m].get("ratio", float("nan")):9.3f} '
+                         f'{r[m].get("cpu_ratio", float("nan")):6.3f} {r[m]["peak_rss_mb"]:10.0f}')
         print(f'{r["size"]:>7} {r["threads"]:>4} ' + ' '.join(cells))
     if 'stream' in a.modes and len(sizes) > 1:
         for threads in a.threads:
