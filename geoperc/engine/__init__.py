@@ -1,7 +1,8 @@
 """Runner-side pieces: safe checkpoint loading, cross-cutting hooks."""
-from .checkpoint import install_safe_loader, load_checkpoint_file, trust_checkpoints
+from .checkpoint import (CheckpointNotFoundError, UnsafeCheckpointError, install_safe_loader, load_checkpoint_file,
+                         trust_checkpoints)
 from .hooks import SafeCheckpointHook
 from .loops import ReproducibleIterBasedTrainLoop
 
-__all__ = ['install_safe_loader', 'load_checkpoint_file', 'trust_checkpoints', 'SafeCheckpointHook',
-           'ReproducibleIterBasedTrainLoop']
+__all__ = ['install_safe_loader', 'load_checkpoint_file', 'trust_checkpoints', 'CheckpointNotFoundError',
+           'UnsafeCheckpointError', 'SafeCheckpointHook', 'ReproducibleIterBasedTrainLoop']

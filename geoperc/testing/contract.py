@@ -253,22 +253,27 @@ def check_predictions(model: BaseGeoModel, batch: dict, outputs: List, who: str 
     for i, (x, s) in enumerate(zip(batch['inputs'], outputs)):
         where = f'{who} sample {i}'
         for field in OUTPUT_KINDS[kind].fields:
-            assert field in s, f'{where}: predict filled no {field} ({kind} declares {list(OUTPUT_KINDS[kind].fields)})'
+            assert field in s, \
+                f'{where}: predict filled no {field} ({kind} declares {list(OUTPUT_KINDS[kind].fields)})'
         h, w = x.shape[-2:]
         if kind == DENSE_PROBS:
             p = _data(s.pred_probs)
             assert p.is_floating_point() and p.dim() == 3 and tuple(p.shape[-2:]) == (h, w), \
                 f'{where}: pred_probs {tuple(p.shape)} {p.dtype}, expected (K, {h}, {w}) float'
-            assert p.shape[0] >= 2 and (k < 2 or p.shape[0] == k), f'{where}: pred_probs has {p.shape[0]} classes, num_classes {k}'
+            assert p.shape[0] >= 2 and (k < 2 or p.shape[0] == k), \
+                f'{where}: pred_probs has {p.shape[0]} classes, num_classes {k}'
             assert bool(((p >= -1e-6) & (p <= 1 + 1e-6)).all()), f'{where}: pred_probs outside [0, 1]'
-            assert torch.allclose(p.sum(0), torch.ones_like(p[0]), atol=1e-4), f'{where}: pred_probs do not sum to 1'
+            assert torch.allclose(p.sum(0), torch.ones_like(p[0]), atol=1e-4), \
+                f'{where}: pred_probs do not sum to 1'
             lab = _data(s.pred_sem_seg)
             assert lab.dtype == torch.int64 and tuple(lab.shape) == (1, h, w), \
                 f'{where}: pred_sem_seg {tuple(lab.shape)} {lab.dtype}, expected (1, {h}, {w}) int64'
             inside = (lab >= 0) & (lab < p.shape[0])
-            assert bool((inside | (lab == ignore)).all()), f'{where}: pred_sem_seg outside 0..{p.shape[0] - 1} / {ignore}'
+            assert bool((inside | (lab == ignore)).all()), \
+                f'{where}: pred_sem_seg outside 0..{p.shape[0] - 1} / {ignore}'
             arg = p.argmax(0, keepdim=True)
-            assert bool((lab[inside] == arg[inside]).all()), f'{where}: pred_sem_seg is not the argmax of pred_probs'
+            assert bool((lab[inside] == arg[inside]).all()), \
+                f'{where}: pred_sem_seg is not the argmax of pred_probs'
         elif kind == DENSE_REGRESSION:
             d = _data(s.pred_depth)
             assert d.is_floating_point() and tuple(d.shape) == (1, h, w), \
@@ -280,9 +285,12 @@ def check_predictions(model: BaseGeoModel, batch: dict, outputs: List, who: str 
             assert isinstance(b, torch.Tensor) and b.is_floating_point() and b.dim() == 2 and b.shape[1] == 5, \
                 f'{where}: pred_instances.bboxes must be an (N, 5) float tensor, got {getattr(b, "shape", type(b))}'
             n = b.shape[0]
-            assert tuple(sc.shape) == (n,) and sc.is_floating_point(), f'{where}: scores {tuple(sc.shape)}, expected ({n},) float'
-            assert tuple(lb.shape) == (n,) and lb.dtype == torch.int64, f'{where}: labels {tuple(lb.shape)} {lb.dtype}, expected ({n},) int64'
-            assert bool(torch.isfinite(b).all()) and bool(torch.isfinite(sc).all()), f'{where}: boxes / scores not finite'
+            assert tuple(sc.shape) == (n,) and sc.is_floating_point(), \
+                f'{where}: scores {tuple(sc.shape)}, expected ({n},) float'
+            assert tuple(lb.shape) == (n,) and lb.dtype == torch.int64, \
+                f'{where}: labels {tuple(lb.shape)} {lb.dtype}, expected ({n},) int64'
+            assert bool(torch.isfinite(b).all()) and bool(torch.isfinite(sc).all()), \
+                f'{where}: boxes / scores not finite'
             assert bool(((lb >= 0) & (lb < max(k, 1))).all()), f'{where}: labels outside 0..{k - 1}'
             eps = 1e-4
             assert bool(((b[:, 4] >= -math.pi / 2 - eps) & (b[:, 4] <= math.pi / 2 + eps)).all()), \
@@ -292,7 +300,8 @@ def check_predictions(model: BaseGeoModel, batch: dict, outputs: List, who: str 
             occ = _data(s.pred_occ)
             grid = contract_spec(model)['grid_shape']
             assert isinstance(occ, torch.Tensor) and occ.dtype == torch.int64 and tuple(occ.shape) == grid, \
-                f'{where}: pred_occ {tuple(getattr(occ, "shape", ()))} {getattr(occ, "dtype", type(occ))}, expected {grid} int64'
+                (f'{where}: pred_occ {tuple(getattr(occ, "shape", ()))} {getattr(occ, "dtype", type(occ))}, '
+                 f'expected {grid} int64')
             assert bool((((occ >= 0) & (occ < max(k, 1))) | (occ == IGNORE)).all()), \
                 f'{where}: pred_occ outside 0..{k - 1} / {IGNORE}'
 
