@@ -1,9 +1,12 @@
 # Tiny OmniFusion for tests and the CPU demo: the same architecture (18 tangent patches, geometric
 # embedding, patch transformer, U-Net decoder, confidence merge, 2 passes) on a ResNet-18 of base width 16,
-# 32-px patches (a 64x128 panorama has ~25 px across an "80 degree" patch), 1 transformer block, trained on generated box rooms in the Stanford2D3D layout
+# 32-px patches (a 64x128 panorama has ~25 px across an "80 degree" patch), 1 transformer block, trained on
+# generated box rooms in the Stanford2D3D layout
 # (geoperc.testing.formats3d.write_box_rooms_stanford2d3d, 64x128 panoramas). Make the data with:
 #   python -c "from geoperc.testing.formats3d import write_box_rooms_stanford2d3d as w; \
-#              w('data/synth_rooms', areas=('area_1',), per_area=48); w('data/synth_rooms', areas=('area_5a',), per_area=8, seed=1)"
+#       w('data/synth_rooms', areas=('area_1',), per_area=48); \
+#       w('data/synth_rooms', areas=('area_5a',), per_area=8, seed=1)"
+# (geoperc demo --task depth does this and trains it; tests/depth/test_depth_learning.py: AbsRel <= 0.15)
 from mmengine.config import read_base
 
 with read_base():
@@ -48,7 +51,8 @@ val_evaluator = dict(type=DepthMetric, protocol='omnifusion', valid_key='depth_v
 test_evaluator = val_evaluator
 
 max_iters = 400
-optim_wrapper = dict(type=OptimWrapper, optimizer=dict(type=AdamW, lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01))
+optim_wrapper = dict(type=OptimWrapper,
+                     optimizer=dict(type=AdamW, lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01))
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.01, by_epoch=False, begin=0, end=30),
     dict(type=CosineAnnealingLR, T_max=max_iters - 30, eta_min=1e-5, by_epoch=False, begin=30, end=max_iters),
