@@ -7,6 +7,8 @@ vectorised vs the per-query loop, and the classical VP estimator's time per imag
   number of depth-proposed queries) and the VP at the principal point (as the official measurement),
   output 20 x 256 x 256 x 32; batch 1 and 2 (``--batches``), each in its own subprocess so the peak RSS
   (``ru_maxrss``) is that run's alone. ``forward``: eval + no_grad; ``fwd+bwd``: train loss + backward.
+  Wall times are only comparable on an idle machine; ``*_cpu_s`` (process CPU seconds, all threads) are
+  reported too for a shared one.
 * ``vpca``: :func:`vp_sampling_points` vs :func:`vp_sampling_points_loop` on ``--vpca-queries`` queries
   (the loop timed on a subset and scaled), the ratio printed.
 * ``vp``: :func:`estimate_vanishing_point` on 370 x 1220 generated road images.
@@ -69,24 +71,29 @@ def run_model(B, backward, iters):
     out = dict(batch=B, params=params)
     model.eval()
     with torch.no_grad():
-        times = []
+        times, cpu = [], []
         for _ in range(iters):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             logits = model(x, s, mode='tensor')
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
     out['forward_s'] = min(times)
+    out['forward_cpu_s'] = min(cpu)  # CPU seconds of all threads: comparable on a contended machine
+    out['forward_peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     out['output_shape'] = list(logits.shape)
     del logits
     if backward:
         model.train()
-        times = []
+        times, cpu = [], []
         for _ in range(iters):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             loss = sum(model(x, s, mode='loss').values())
             loss.backward()
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
             model.zero_grad(set_to_none=True)
         out['fwd_bwd_s'] = min(times)
+        out['fwd_bwd_cpu_s'] = min(cpu)
     out['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     return out
 
