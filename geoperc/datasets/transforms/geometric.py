@@ -35,9 +35,9 @@ def _cv(fn, arr: np.ndarray) -> np.ndarray:
 
 def _geo_shift(results: Dict, x0: int, y0: int, w: int, h: int) -> None:
     """Keep ``transform`` / ``window`` exact after taking the sub-image at (x0, y0, w, h)."""
-    from geoperc.io.pairs import window_transform
+    from geoperc.io.raster import window_transform
     if results.get('transform') is not None:
-        results['transform'] = window_transform(results['transform'], x0, y0)
+        results['transform'] = tuple(window_transform(results['transform'], (x0, y0)))[:6]
     if results.get('window') is not None:
         sx, sy = results.get('geo_scale', (1.0, 1.0))
         c, r = results['window'][:2]
@@ -284,6 +284,6 @@ class MultiDateResize(BaseTransform):
         gs = results.get('geo_scale', (1.0, 1.0))
         results['geo_scale'] = (gs[0] * sx, gs[1] * sy)
         if results.get('transform') is not None:
-            from geoperc.io.pairs import window_transform
-            results['transform'] = window_transform(results['transform'], 0, 0, sx, sy)
+            from geoperc.io.raster import window_transform
+            results['transform'] = tuple(window_transform(results['transform'], (0, 0), scale=(sx, sy)))[:6]
         return results
