@@ -173,9 +173,10 @@ def run_split(size: int, nproc: int) -> dict:
         t = time.perf_counter()
         stats = split_dataset(src, osp.join(d, 'out'), sizes=[1024], gaps=[200], nproc=nproc, progress=False)
         dt = time.perf_counter() - t
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
     return dict(raster=f'{size}x{size}x3 uint8', patches=stats['written'], seconds=dt,
                 patches_per_s=stats['written'] / dt, megapixels_per_s=size * size / 1e6 / dt,
-                peak_rss_gb=_rss_gb(), rss_before_gb=rss0, nproc=nproc)
+                peak_rss_gb=_rss_gb(), worker_peak_rss_gb=workers, rss_before_gb=rss0, nproc=nproc)
 
 
 def main(argv=None) -> int:
