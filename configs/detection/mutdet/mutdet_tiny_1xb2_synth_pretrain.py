@@ -1,8 +1,11 @@
 # Tiny MutDet pre-training for tests and the CPU demo (geoperc demo --task mutdet): the whole MutDet
 # model (mutual enhancement, enhanced branch, siamese head, alignment on matched / denoising queries and
-# proposals) on a ResNet-18 of base width 16 (frozen, random: the demo has no weights), width 64, E2D2,
+# proposals) on a ResNet-18 of base width 16, width 64, E2D2,
 # 50 queries, 20 denoising queries, enhancement depth 2 / 4 heads / MLP 128, 16 pseudo-classes and
 # 64-d object embeddings. data_root: a chain folder (step1/, step2/) that the demo writes.
+# One departure from the official recipe: the official pre-training freezes an *ImageNet* ResNet-50; the
+# demo has no weights, and a frozen random backbone gives the transformer features that fine-tuning then
+# changes, so here the backbone trains with the rest (freeze_backbone=False, as the tiny fine-tuning).
 from mmdet.models.backbones import ResNet
 from mmdet.models.necks import ChannelMapper
 from mmengine.config import read_base
@@ -29,8 +32,8 @@ model = dict(
     in_channels=3,
     data_preprocessor=dict(type=GeoDataPreprocessor, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            pad_size_divisor=32),
-    backbone=dict(type=ResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=4,
-                  norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='pytorch', init_cfg=None),
+    backbone=dict(type=ResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=-1,
+                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch', init_cfg=None),
     neck=dict(type=ChannelMapper, in_channels=[32, 64, 128], kernel_size=1, out_channels=width, act_cfg=None,
               norm_cfg=dict(type='GN', num_groups=32), num_outs=4),
     embed_dims=width, num_feature_levels=4, num_queries=50, num_encoder_layers=2, num_decoder_layers=2,
@@ -38,7 +41,7 @@ model = dict(
     dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=0.4, angle_noise_scale=0.02, num_dn_queries=20),
     head_cfg=dict(max_per_img=50, enc_loss_on='all'),
     obj_embed_dims=64, enhance_depth=2, enhance_heads=4, enhance_mlp_dim=128, enc_embed_hidden=128,
-    freeze_backbone=True, allow_random_backbone=True,
+    freeze_backbone=False, allow_random_backbone=True,
 )
 train_pipeline = [dict(type=LoadRotatedImage), dict(type=LoadRotatedAnnotations),
                   dict(type=LoadObjectEmbeddings),
