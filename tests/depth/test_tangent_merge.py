@@ -118,3 +118,25 @@ def test_patch_centres_through_the_models_patching():
     assert rays.shape == (18, 3, 16, 16)
     torch.testing.assert_close(rays.norm(dim=1), torch.ones(18, 16, 16))
     np.testing.assert_array_less(0.9, F.cosine_similarity(rays[:, :, 7:9, 7:9].mean((2, 3)), expect, dim=1))
+
+
+def test_sparse_merge_equals_gather_forward_and_backward():
+    idx, w = tg.compute_merge_weights(4, 32, (24, 48), 80)
+    W, Wt = tg.merge_matrices(idx, w, 18 * 32 * 32)
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 18, 32, 32, requires_grad=True)
+    g = torch.rand(2, 3, 24, 48)
+    a = tg.apply_merge(x, idx, w, (24, 48))
+    (a * g).sum().backward()
+    ga, x.grad = x.grad.clone(), None
+    b = tg.apply_merge_sparse(x, W, Wt, (24, 48))
+    (b * g).sum().backward()
+    torch.testing.assert_close(b, a)
+    torch.testing.assert_close(x.grad, ga)
+    # the model's two merge paths agree
+    from geoperc.models.depth import OmniFusion
+    m = OmniFusion(patch_size=64, base_channels=8, encoder_depth=18, num_layers=1, num_heads=2).eval()
+    maps = torch.rand(36, 2, 64, 64)
+    sparse = m.to_erp(maps, (32, 64))
+    m.sparse_merge = False
+    torch.testing.assert_close(m.to_erp(maps, (32, 64)), sparse)

@@ -59,7 +59,7 @@ from torchvision.models.resnet import BasicBlock
 from geoperc.models.base import DENSE_REGRESSION, BaseDenseModel, ConfigOrModule, build_module
 from geoperc.registry import MODELS
 from .berhu import BerHuLoss
-from .tangent import MergeWeightCache, apply_merge, merge_key, patch_xyz, sample_grid
+from .tangent import MergeWeightCache, apply_merge, apply_merge_sparse, merge_key, patch_xyz, sample_grid
 
 __all__ = ['OmniFusion', 'PatchTransformer', 'token_channels']
 
@@ -192,6 +192,7 @@ class OmniFusion(BaseDenseModel):
         loss: config or module of the depth loss (default :class:`BerHuLoss`).
         merge_cache_dir: directory for merge-weight files (e.g. the work dir); None = memory only.
         channels_last: run the patch network in channels-last memory format (faster on CPU).
+        sparse_merge: merge with sparse CSR products (default) instead of a gather (same numbers).
         data_preprocessor: default ``GeoDataPreprocessor(mean=0, std=255)`` (official RGB/255).
     """
 
@@ -206,7 +207,7 @@ class OmniFusion(BaseDenseModel):
                  num_layers: int = 6, num_heads: int = 4, mlp_ratio: float = 4.0,
                  detach_refinement: bool = False, backbone_pretrained: Optional[str] = None,
                  loss: Optional[ConfigOrModule] = None, merge_cache_dir: Optional[str] = None,
-                 channels_last: bool = True, data_preprocessor: Optional[ConfigOrModule] = None,
+                 channels_last: bool = True, sparse_merge: bool = True, data_preprocessor: Optional[ConfigOrModule] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             from geoperc.models.data_preprocessors import GeoDataPreprocessor
@@ -230,6 +231,7 @@ class OmniFusion(BaseDenseModel):
         self.backbone_pretrained = backbone_pretrained
         self.merge_cache = MergeWeightCache(merge_cache_dir)
         self.channels_last = channels_last
+        self.sparse_merge = sparse_merge
 
         c = base_channels
         c1, c2, c3, c4 = c, 2 * c, 4 * c, 8 * c
@@ -282,9 +284,10 @@ class OmniFusion(BaseDenseModel):
         """``(B*N, C, h, w)`` patch maps -> ``(B, C, H, W)`` with the cached merge weights."""
         BN, C, h, w = maps.shape
         key = merge_key(self.nrows, (h, w), erp_size, self.fov, self.fov_convention, self.merge)
-        index, weight = self.merge_cache.get(key, maps.device)
         x = maps.view(BN // self.npatches, self.npatches, C, h, w).transpose(1, 2)
-        return apply_merge(x, index, weight, erp_size)
+        if self.sparse_merge:
+            return apply_merge_sparse(x, *self.merge_cache.get_sparse(key, maps.device), erp_size)
+        return apply_merge(x, *self.merge_cache.get(key, maps.device), erp_size)
 
     # -- network ----------------------------------------------------------------------------------
     def _pass(self, patches: Tensor, point_feat: Tensor, erp_size) -> Tensor:
