@@ -4,7 +4,7 @@ auxiliary siamese head and contrastive alignment.
 Huang, Feng, Liu, Wang, "MutDet: Mutually Optimizing Pre-training for Remote Sensing Object Detection",
 ECCV 2024 (official code ``floatingstarZ/MutDet``: ``DetReg_ars_detr_Fast.py``,
 ``DetReg_dn_ars_detr_headv7.py``, ``dn_ars_rotated_transformer_template_matching.py``, ``transformer.py``;
-facts in ``../shared/design/METHODS.md`` section 1). Built on :class:`~.rotated_detr.RotatedDETR`
+as read for this project). Built on :class:`~.rotated_detr.RotatedDETR`
 (ARS-DETR design), E2D2 with a frozen ResNet-50 as the official pre-training config.
 
 One training step, per batch (as the official code)::

@@ -1,7 +1,7 @@
 """MutDet step 2: object embeddings and pseudo-classes for every pseudo-box.
 
 As the official feature-extraction config (``Tool_DOTA_train_Feats.py`` with the detector class
-``ToolFeatPatchExtractorDetector``, summarised in ``../shared/design/METHODS.md`` section 1 (b)):
+``ToolFeatPatchExtractorDetector``, as read for this project):
 the patch is resized to 1024 (the official ``RResize``), normalised with the ImageNet mean / std, every
 pseudo-box is enlarged x1.5 (w and h) and cropped to 224 x 224 with mmcv's ``RoIAlignRotated``
 (sampling ratio 2, ``clockwise=True``: le90 with y down), the crop goes through a frozen ResNet-50

@@ -1,7 +1,7 @@
 """MutDet's own modules: the mutual enhancement module, the enhanced-branch proposal scoring and the
 symmetric InfoNCE alignment loss.
 
-From the official code as summarised in ``../shared/design/METHODS.md`` section 1 (b)-(c) (MutDet, Huang
+From the official code as read for this project (MutDet, Huang
 et al., ECCV 2024):
 
 * :class:`MutualEnhancement` -- a SAM-style two-way transformer (``TwoWayTransformer``): ``depth``

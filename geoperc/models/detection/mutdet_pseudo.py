@@ -2,7 +2,7 @@
 
 MutDet (Huang et al., "MutDet: Mutually Optimizing Pre-training for Remote Sensing Object Detection",
 ECCV 2024) pre-trains a rotated DETR on pseudo-boxes. The official pipeline (see
-``../shared/design/METHODS.md`` section 1 (b)) splits DOTA-v1.0 train into 800 x 800 patches with gap
+the project's design notes on MutDet) splits DOTA-v1.0 train into 800 x 800 patches with gap
 200, runs SAM ViT-H's automatic mask generator on each patch, and turns every mask into a rotated box:
 masks sorted by area (largest first) -> the external contour with the most points
 (``cv2.findContours(RETR_EXTERNAL, CHAIN_APPROX_NONE)``) -> ``cv2.minAreaRect`` -> 4 corners clipped at 0,
@@ -341,14 +341,16 @@ def _write_atomic(path: str, write) -> None:
 _WORKER: Dict[str, object] = {}
 
 
-def _init_worker(generator: MaskGenerator, threads: int = 1):
-    import cv2
-    cv2.setNumThreads(threads)
-    try:
-        import torch
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+def _init_worker(generator: MaskGenerator, threads: Optional[int] = 1):
+    """Per process: the generator, an empty file cache and (worker processes only) one thread each."""
+    if threads:
+        import cv2
+        cv2.setNumThreads(threads)
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
     _WORKER['gen'] = generator
     _WORKER['files'] = {}
 
@@ -452,7 +454,7 @@ def generate_pseudo_boxes(inputs: Sequence[str], out_dir: str, generator: Option
                 boxes += n
                 bar.update(1)
     else:
-        _init_worker(generator, threads=1)
+        _init_worker(generator, threads=None)  # this process keeps its thread settings
         try:
             for job in jobs:
                 boxes += _run_patch(job)[1]
