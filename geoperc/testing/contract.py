@@ -20,6 +20,10 @@ What a model may declare for the contract
         voxel grid of ``voxel_labels`` targets and predictions (default ``metainfo['grid_shape']``).
     ``num_boxes`` (int)
         ground-truth boxes per image for ``rotated_boxes`` (default 3).
+    ``instance_fields`` (dict)
+        extra per-box ground truth of ``rotated_boxes`` models: ``name -> dict(dim=D, unit=False)``
+        (or an int ``D``), generated as ``gt_instances.<name>`` float32 ``(N, D)`` normal values, rows scaled
+        to unit length when ``unit`` (e.g. MutDet's object embeddings, ``embeds=dict(dim=256, unit=True)``).
     ``dtype`` (str) / ``value_range`` ``(lo, hi)``
         input pixels (default ``'uint8'`` in ``(0, 255)``, what the image loaders give).
     ``depth_range`` ``(lo, hi)``
@@ -146,6 +150,12 @@ def _target(sample: GeoDataSample, model: BaseGeoModel, spec: dict, rng: np.rand
         inst = InstanceData()
         inst.bboxes = torch.from_numpy(np.stack([cx, cy, bw, bh, angle], 1).astype(np.float32))
         inst.labels = torch.from_numpy(rng.integers(0, max(int(model.num_classes), 1), n).astype(np.int64))
+        for name, field in (spec.get('instance_fields') or {}).items():
+            field = dict(dim=field) if isinstance(field, int) else dict(field)
+            v = rng.normal(size=(n, int(field['dim']))).astype(np.float32)
+            if field.get('unit'):
+                v /= np.linalg.norm(v, axis=1, keepdims=True)
+            inst.set_field(torch.from_numpy(v), name)
         sample.gt_instances = inst
     elif kind == VOXEL_LABELS:
         grid = spec['grid_shape']

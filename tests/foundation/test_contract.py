@@ -73,7 +73,7 @@ class _Depth(BaseDenseModel):
 class _Boxes(BaseGeoModel):
     """Predicts 4 le90 boxes per image from pooled features."""
     output_kind = ROTATED_BOXES
-    contract_input = dict(size=(48, 48), num_boxes=2)
+    contract_input = dict(size=(48, 48), num_boxes=2, instance_fields=dict(embeds=dict(dim=6, unit=True)))
 
     def __init__(self, in_channels=3, num_classes=5, angle_scale=1.0):
         super().__init__(in_channels, num_classes, data_preprocessor=_pre(in_channels, 16))
@@ -90,6 +90,8 @@ class _Boxes(BaseGeoModel):
         box, cls = self._forward(inputs)
         gt = [s.gt_instances for s in data_samples]
         assert all(g.bboxes.shape[1] == 5 and g.labels.dtype == torch.int64 for g in gt)
+        assert all(g.embeds.shape == (len(g), 6) and torch.allclose(g.embeds.norm(dim=1), torch.ones(len(g)))
+                   for g in gt)
         assert all(((g.bboxes[:, 4] >= -math.pi / 2) & (g.bboxes[:, 4] < math.pi / 2)).all() for g in gt)
         l_box = sum((box[i, :len(g)] - g.bboxes[:4]).abs().mean() for i, g in enumerate(gt))
         l_cls = sum(F.cross_entropy(cls[i, :len(g)], g.labels[:4]) for i, g in enumerate(gt))
