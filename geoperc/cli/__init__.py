@@ -41,7 +41,8 @@ def main(argv=None):
             print(f'\nerror: unknown command {argv[0]!r}', file=sys.stderr)
         return 2
     module, func = COMMANDS[argv[0]]
-    return run(getattr(importlib.import_module(module), func), argv[1:], prog=f'geoperc {argv[0]}')
+    mod = importlib.import_module(module)
+    return run(getattr(mod, func), argv[1:], prog=f'geoperc {argv[0]}', resume_hint=getattr(mod, 'RESUME_HINT', None))
 
 
 if __name__ == '__main__':

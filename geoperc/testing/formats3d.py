@@ -482,3 +482,4 @@ def write_box_rooms_stanford2d3d(root: str, areas: Sequence[str] = ('area_1', 'a
 
 
 __all__ += ['render_box_room_pano', 'write_box_rooms_stanford2d3d']
+__all__ += ['write_ssc_street', 'render_street_scene', 'street_scene_labels']
