@@ -13,9 +13,9 @@ GIoU loss). The angle cost is the mean over bins of the binary cross-entropy bet
 logits and the object's CSL label (mmdet ``CrossEntropyLossCost`` with sigmoid), scaled by the
 aspect-ratio weight ``2k / (k + 1)`` (``k = max(w/h, h/w)``).
 
-Departure: the official assigner hands normalized ``cxcywh`` boxes to the IoU cost, which reads them as
-``xyxy`` (the lines converting them are commented out there); here the boxes are converted to
-``xyxy`` pixels first, as the IoU cost expects.
+The official head converts both boxes to ``xyxy`` before the assigner and the IoU cost runs on
+*normalized* ``xyxy``; here it runs on pixel ``xyxy`` (mmdet 3's ``IoUCost``): the same on square inputs
+(GIoU is invariant to a uniform scale).
 """
 from typing import Tuple
 

@@ -38,8 +38,9 @@ Pieces for other detectors (MutDet pre-training): :meth:`RotatedDETR.extract_fea
 return plain dicts; the head (:attr:`RotatedDETR.bbox_head`) holds the branches and losses.
 
 Choices where the official code gives no answer or is not followed (constructor arguments):
-``enc_loss_on`` (official: all encoder tokens), GIoU cost on true xyxy boxes (the official assigner feeds
-cxcywh to it), offsets rotated in normalized coordinates (official; exact for square inputs).
+``enc_loss_on`` (official: all encoder tokens), GIoU cost and losses on pixel xyxy boxes (official:
+normalized; the same on square inputs), offsets rotated in normalized coordinates (official; exact for
+square inputs), predictions brought to le90.
 """
 import math
 from typing import Dict, List, Optional

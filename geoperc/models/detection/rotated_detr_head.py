@@ -17,8 +17,13 @@ re-written on mmdet 3:
 * Prediction (last layer): sigmoid scores over queries x classes, the best ``max_per_img`` pairs,
   boxes scaled to pixels by the image size and brought to le90 (``w >= h``).
 
-Initialisation as Deformable DETR: class (and angle) biases at prior 0.01, the last regression layer
-zero.
+Initialisation as the official head: class biases at prior 0.01, the last regression layer zero, the
+angle branch PyTorch's default (the official prior-0.01 angle bias is commented out; ``angle_bias_prior``
+sets one).
+
+Prediction departs from the official ``_get_bboxes_single`` in two harmless ways: boxes are scaled by
+(W, H, W, H) (the official code multiplies all four by the width: the same on square inputs) and brought
+to le90 (``w >= h``), which the contract requires.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -72,12 +77,15 @@ class RotatedDETRHead(BaseModule):
         enc_loss_on: ``'all'`` encoder tokens (official, mmdet-2 two-stage) or only the ``'topk'``
             selected proposals (mmdet-3 DINO; cheaper).
         max_per_img: detections kept per image.
+        angle_bias_prior: initialise the angle-branch biases at this prior probability (None: PyTorch's
+            default, as the official head).
     """
 
     def __init__(self, num_classes: int, embed_dims: int = 256, num_pred_layers: int = 7, num_reg_fcs: int = 2,
                  angle_coder=None, loss_cls=None, loss_bbox=None, loss_iou=None, loss_angle=None,
                  assigner: Optional[dict] = None, aspect_ratio_weighting: bool = True, enc_loss_on: str = 'all',
-                 max_per_img: int = 100, sync_cls_avg_factor: bool = True, init_cfg=None):
+                 max_per_img: int = 100, sync_cls_avg_factor: bool = True, angle_bias_prior: Optional[float] = None,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if enc_loss_on not in ('all', 'topk'):
             raise ValueError(f"enc_loss_on must be 'all' or 'topk', got {enc_loss_on!r}")
@@ -100,12 +108,15 @@ class RotatedDETRHead(BaseModule):
         self.enc_loss_on = enc_loss_on
         self.max_per_img = max_per_img
         self.sync_cls_avg_factor = sync_cls_avg_factor
+        self.angle_bias_prior = angle_bias_prior
         self.init_branches()
 
     def init_branches(self) -> None:
-        bias = bias_init_with_prob(0.01)
-        for m in list(self.cls_branches) + list(self.angle_branches):
-            nn.init.constant_(m.bias, bias)
+        for m in self.cls_branches:
+            nn.init.constant_(m.bias, bias_init_with_prob(0.01))
+        if self.angle_bias_prior is not None:
+            for m in self.angle_branches:
+                nn.init.constant_(m.bias, bias_init_with_prob(self.angle_bias_prior))
         for m in self.reg_branches:
             constant_init(m[-1], 0, bias=0)
 
