@@ -184,3 +184,15 @@ def test_predict_fills_pred_depth_and_crops_to_each_sample():
     losses = model.loss(*model.data_preprocessor(batch, True).values())
     assert set(losses) == {'loss_berhu', 'berhu_pass0', 'berhu_pass1'}
     torch.testing.assert_close(losses['loss_berhu'].detach(), (losses['berhu_pass0'] + losses['berhu_pass1']) / 2)
+
+
+def test_backbone_pretrained_loads_torchvision_resnet(tmp_path):
+    import torchvision
+    tv = torchvision.models.resnet34(weights=None)
+    path = str(tmp_path / 'resnet34.pth')
+    torch.save(tv.state_dict(), path)
+    model = OmniFusion(patch_size=128, backbone_pretrained=path)
+    model.init_weights()
+    torch.testing.assert_close(model.conv1.weight, tv.conv1.weight)
+    torch.testing.assert_close(model.layer4[2].bn2.running_var, tv.layer4[2].bn2.running_var)
+    torch.testing.assert_close(model.layer3[5].conv2.weight, tv.layer3[5].conv2.weight)
