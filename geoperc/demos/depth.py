@@ -63,7 +63,10 @@ def main(argv=None) -> int:
     work_dir = osp.join(out, 'train')
     opts = {'data_root': data, 'model.merge_cache_dir': osp.join(work_dir, 'merge_cache')}
     if args.iters:
-        opts.update({'train_cfg.max_iters': args.iters, 'train_cfg.val_interval': args.iters})
+        opts.update({'train_cfg.max_iters': args.iters, 'train_cfg.val_interval': args.iters,
+                     'default_hooks.checkpoint.interval': args.iters,
+                     # the cosine decay after the 30-iteration warm-up ends with the run
+                     'param_scheduler.1.T_max': max(args.iters - 30, 1), 'param_scheduler.1.end': args.iters})
     runner = _train(args.config, work_dir, opts)
     ckpt = osp.join(work_dir, f'iter_{runner.iter}.pth')
 
