@@ -2,7 +2,7 @@
 # head) with a ResNet-18 encoder, a 1-layer pixel decoder of width 64 and 32-d queries, on the generated
 # SemanticKITTI-format street scenes (geoperc.testing.formats3d.write_ssc_street: 32 x 32 x 8 voxels of
 # 0.8 m, 48 x 160 images, rendered depth, exact VPs). Query grid 16 x 16 x 4 (project_scale 2, downsample_z 1).
-# Iteration-based AdamW; batch 2. tests/occupancy/test_learning.py trains it (SC IoU >= 0.5).
+# Iteration-based AdamW; batch 2. tests/occupancy/test_occupancy_learning.py trains it (SC IoU >= 0.5).
 from mmengine.config import read_base
 from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmengine.optim import OptimWrapper
