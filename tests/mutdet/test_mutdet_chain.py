@@ -83,14 +83,15 @@ def test_pipeline_packs_embeddings(tmp_path):
 @pytest.mark.slow
 def test_pretraining_then_finetuning_vs_finetuning_alone(tmp_path):
     """The generated task at the same fine-tuning budget (150 iterations, batch 4), with and without 150
-    iterations of MutDet pre-training on 48 unlabelled images (about 2-10 min on one CPU thread).
+    iterations of MutDet pre-training on 48 unlabelled images (about 2 min on one CPU thread).
 
-    Measured, AP50 / mAP (percent) after pre-training vs from scratch: 38.0 / 21.4 vs 32.9 / 18.3 (run as
-    ``geoperc demo --task mutdet --baseline``), 36.5 / 18.6 vs 36.7 / 19.9 (this test under pytest); the
-    from-scratch run alone moved by 3.8 AP50 / 1.6 mAP between the two environments. So at this budget
-    pre-training is on par with fine-tuning alone, not reliably better; the test asserts it is not worse
-    by more than that run-to-run spread (2 mAP points). A frozen *random* backbone in pre-training gave
-    30.0 / 17.7 (vs 32.9 / 18.3): why the tiny pre-training config trains its backbone."""
+    Measured, AP50 / mAP (percent), pre-trained vs from scratch (36.7 / 19.9 here, deterministic): with
+    the demo's seeded random ResNet-18 embedder 43.2 / 25.1 (deterministic); before the embedder was
+    seeded, three runs gave 38.0 / 21.4, 36.5 / 18.6 and 28.1 / 15.8: with *random* embedding features the
+    pseudo-classes are arbitrary clusters and the gain depends on them, so this is not evidence of what
+    ImageNet features give. The assertion allows 2 mAP points below the baseline. A frozen random backbone
+    in pre-training gave 30.0 / 17.7 (vs 32.9 / 18.3 in that environment): why the tiny pre-training
+    config trains its backbone."""
     from geoperc.demos.mutdet import main
     out = str(tmp_path / 'demo')
     assert main(['--out', out, '--pretrain-iters', '150', '--finetune-iters', '150', '--baseline']) == 0

@@ -109,16 +109,20 @@ class ObjectEmbedder(nn.Module):
             None crops at native resolution.
         use_mmcv: use mmcv's compiled ``RoIAlignRotated`` (else :func:`roi_align_rotated_torch`).
         batch_size: crops per forward pass.
+        seed: initialisation seed of the network (what is left random without ``weights``).
     """
 
     def __init__(self, weights: Optional[str] = None, arch: str = 'resnet50', scale: float = 1.5,
                  crop_size: int = 224, sampling_ratio: int = 2, resize: Optional[int] = 1024,
-                 use_mmcv: bool = True, batch_size: int = 32, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+                 use_mmcv: bool = True, batch_size: int = 32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                 seed: int = 0):
         super().__init__()
         import torchvision
         if not hasattr(torchvision.models, arch) or not arch.startswith('resnet'):
             raise SettingsError(f'arch must be a torchvision ResNet (resnet18/34/50/101/152), got {arch!r}')
-        net = getattr(torchvision.models, arch)(weights=None)
+        with torch.random.fork_rng():  # a random network (tests, demo) is the same on every run
+            torch.manual_seed(seed)
+            net = getattr(torchvision.models, arch)(weights=None)
         if weights:
             from geoperc.models.backbones.pretrained import read_state_dict
             if not osp.isfile(weights):
