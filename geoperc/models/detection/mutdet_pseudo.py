@@ -448,7 +448,9 @@ def generate_pseudo_boxes(inputs: Sequence[str], out_dir: str, generator: Option
     bar = tqdm(total=len(jobs), desc='pseudo-boxes', unit='patch', disable=not progress or not jobs)
     if workers and workers > 0 and len(jobs) > 1:
         import multiprocessing as mp
-        ctx = mp.get_context('spawn' if isinstance(generator, SamMaskGenerator) else None)
+        # spawn, never fork: a child forked from a process whose OpenMP / GDAL threads already ran can hang
+        # in its first threaded call (seen here: torch.set_num_threads in _init_worker, inside the test suite)
+        ctx = mp.get_context('spawn')
         with ctx.Pool(workers, initializer=_init_worker, initargs=(generator,)) as pool:
             for _, n in pool.imap_unordered(_run_patch, jobs, chunksize=1):
                 boxes += n
