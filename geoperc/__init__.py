@@ -1,2 +1,2 @@
 """geoperc: remote-sensing and 3D geospatial perception on one MMEngine runner."""
-__version__ = '0.1.0'
+__version__ = '0.2.0'
