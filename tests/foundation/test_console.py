@@ -31,3 +31,29 @@ def test_overlay_tool(tmp_path):
                         str(tmp_path / 'missing.tif'), '--out', str(tmp_path / 'x.png')],
                        capture_output=True, text=True)
     assert r.returncode != 0 and 'missing.tif' in r.stderr and not (tmp_path / 'x.png').exists()
+
+
+def test_version_help_and_user_errors(capsys, tmp_path):
+    import geoperc
+    assert main(['--version']) == 0 and capsys.readouterr().out.strip() == f'geoperc {geoperc.__version__}'
+    assert main(['--help']) == 0 and 'geoperc train' in capsys.readouterr().out
+    # a user error in any command: one line on stderr, exit 2, no traceback
+    missing = str(tmp_path / 'nope.ckpt')
+    assert main(['convert', 'omnifusion', missing, str(tmp_path / 'out.pth')]) == 2
+    err = capsys.readouterr().err
+    assert 'nope.ckpt' in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_ctrl_c_and_programming_errors():
+    from geoperc.cli.common import EXIT_INTERRUPTED, run
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    def bug(argv):
+        raise ZeroDivisionError('a bug is not bad input')
+    assert run(interrupted, [], 'geoperc x', resume_hint='rerun with --resume') == EXIT_INTERRUPTED
+    import pytest
+    with pytest.raises(ZeroDivisionError):
+        run(bug, [], 'geoperc x')
