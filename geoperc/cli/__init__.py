@@ -10,6 +10,7 @@ Each command's argument parsing lives in ``geoperc/cli/<command>.py`` and runs u
     geoperc overlay BEFORE.tif AFTER.tif MASK.tif [--reference LABEL.tif] --out QUICKLOOK.png
     geoperc demo [--task change|detection|mutdet|occupancy|depth] [--out DIR]
     geoperc convert FAMILY OFFICIAL_CKPT OUT.pth                      (official checkpoints -> geoperc)
+    geoperc pretrain {pseudo-boxes,embeddings,train,finetune-weights} ...   (the MutDet chain, step by step)
 """
 import importlib
 import sys
@@ -24,6 +25,7 @@ COMMANDS = {
     'overlay': ('geoperc.cli.overlay', 'main'),
     'demo': ('geoperc.demo', 'main'),
     'convert': ('geoperc.models.convert', 'main'),
+    'pretrain': ('geoperc.models.detection.mutdet_cli', 'main'),
 }
 
 
