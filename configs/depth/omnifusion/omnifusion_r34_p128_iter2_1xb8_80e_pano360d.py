@@ -1,29 +1,9 @@
-# OmniFusion, 2 passes, 18 x 128-px patches (the training scripts' default), 360D 256x512.
+# OmniFusion, 2 passes, 18 x 128-px patches (the training scripts' default), 360D 256x512: the recipe of
+# _base_omnifusion_r34_1xb8_80e.py on _base_/datasets/pano360d.py.
 from mmengine.config import read_base
 
 with read_base():
     from ..._base_.datasets.pano360d import *  # noqa: F401,F403
-    from ..._base_.default_runtime import *  # noqa: F401,F403
-    from ..._base_.models.omnifusion_r34 import *  # noqa: F401,F403
-
-from mmengine.optim import OptimWrapper
-from mmengine.optim.scheduler import CosineRestartLR
-from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
-from torch.optim import AdamW
+    from ._base_omnifusion_r34_1xb8_80e import *  # noqa: F401,F403
 
 model.update(patch_size=128, iters=2)
-max_epochs = 80
-# official: AdamW lr 1e-4, betas (0.9, 0.999), weight decay 0.01, batch 8; CosineAnnealingWarmRestarts
-# stepped per epoch (eta_min 1e-6) = cosine restarts of these periods (epochs)
-optim_wrapper = dict(type=OptimWrapper,
-                     optimizer=dict(type=AdamW, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01))
-periods = [2, 4, 8, 16, 32, 64]  # the last one is cut by max_epochs, as in the official run
-param_scheduler = [dict(type=CosineRestartLR, periods=periods, restart_weights=[1.0] * len(periods),
-                        eta_min=1e-6, by_epoch=True, convert_to_iter_based=False)]
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=2)  # official: val every 2 epochs
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
-default_hooks['checkpoint'].update(by_epoch=True, interval=1, max_keep_ckpts=3)
-default_hooks['logger'].update(interval=20)
-log_processor.update(by_epoch=True)
-

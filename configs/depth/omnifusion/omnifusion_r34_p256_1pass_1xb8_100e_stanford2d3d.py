@@ -1,32 +1,16 @@
 # OmniFusion, one pass (train_erp_depth.py schedule: T0 5, Tmult 2, 100 epochs), Stanford2D3D 512x1024. The
 # official single-pass network (spherical_model.py) feeds a 5-channel geometry input (a leftover); this is the
-# iterative network run once.
+# iterative network run once. The recipe of _base_omnifusion_r34_1xb8_80e.py with these periods and epochs.
 from mmengine.config import read_base
 
 with read_base():
     from ..._base_.datasets.stanford2d3d import *  # noqa: F401,F403
-    from ..._base_.default_runtime import *  # noqa: F401,F403
-    from ..._base_.models.omnifusion_r34 import *  # noqa: F401,F403
-
-from mmengine.optim import OptimWrapper
-from mmengine.optim.scheduler import CosineRestartLR
-from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
-from torch.optim import AdamW
+    from ._base_omnifusion_r34_1xb8_80e import *  # noqa: F401,F403
 
 model.update(patch_size=256, iters=1)
 max_epochs = 100
-# official: AdamW lr 1e-4, betas (0.9, 0.999), weight decay 0.01, batch 8; CosineAnnealingWarmRestarts
-# stepped per epoch (eta_min 1e-6) = cosine restarts of these periods (epochs)
-optim_wrapper = dict(type=OptimWrapper,
-                     optimizer=dict(type=AdamW, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01))
 periods = [5, 10, 20, 40, 80]  # the last one is cut by max_epochs, as in the official run
-param_scheduler = [dict(type=CosineRestartLR, periods=periods, restart_weights=[1.0] * len(periods),
-                        eta_min=1e-6, by_epoch=True, convert_to_iter_based=False)]
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=2)  # official: val every 2 epochs
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
-default_hooks['checkpoint'].update(by_epoch=True, interval=1, max_keep_ckpts=3)
-default_hooks['logger'].update(interval=20)
-log_processor.update(by_epoch=True)
+param_scheduler[0].update(periods=periods, restart_weights=[1.0] * len(periods))
+train_cfg.update(max_epochs=max_epochs)
 # mlp_points2 (the refinement embedding) is not used with one pass
 find_unused_parameters = True

@@ -1,39 +1,15 @@
-# ARS-DETR R50 (E6D6) on DIOR-R, official trainval -> test at 800 x 800, MutDet's fine-tuning schedule
-# (Step3_Finetuning/ars_detr_DIOR_MutDet.py): AdamW 1e-4, weight decay 1e-5, lr x0.1 for the backbone,
-# sampling offsets and reference points, grad-clip 35, linear warm-up 500 iterations from 1/3, 36 epochs,
-# lr x0.1 at epoch 32, batch 2 per GPU. data_root is the one setting.
+# ARS-DETR R50 (E6D6) on DIOR-R, official trainval -> test at 800 x 800: the recipe of
+# _base_ars_detr_r50_b2_36e.py (MutDet's fine-tuning schedule, Step3_Finetuning/ars_detr_DIOR_MutDet.py) on
+# _base_/datasets/dior_r.py. data_root is the one setting.
 from mmengine.config import read_base
 
 with read_base():
     from ..._base_.datasets.dior_r import *  # noqa: F401,F403
-    from ..._base_.default_runtime import *  # noqa: F401,F403
-    from ..._base_.models.rotated_detr_r50 import *  # noqa: F401,F403
-
-from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
-from mmengine.runner import EpochBasedTrainLoop, LogProcessor, TestLoop, ValLoop
-from torch.optim import AdamW
+    from ._base_ars_detr_r50_b2_36e import *  # noqa: F401,F403
 
 data_root = 'data/DIOR-R'
 train_dataloader.dataset.data_root = data_root  # noqa: F405
 val_dataloader.dataset.data_root = data_root  # noqa: F405
 test_dataloader = val_dataloader  # noqa: F405
 model.num_classes = 20  # noqa: F405
-
-max_epochs = 36
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=4)
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
-optim_wrapper = dict(
-    type=OptimWrapper,
-    optimizer=dict(type=AdamW, lr=1e-4, weight_decay=1e-5),
-    clip_grad=dict(max_norm=35, norm_type=2),
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1), 'sampling_offsets': dict(lr_mult=0.1),
-                                    'reference_points': dict(lr_mult=0.1)}))
-param_scheduler = [
-    dict(type=LinearLR, start_factor=1.0 / 3, by_epoch=False, begin=0, end=500),
-    dict(type=MultiStepLR, by_epoch=True, begin=0, end=max_epochs, milestones=[32], gamma=0.1),
-]
-default_hooks['logger'].update(interval=50, log_metric_by_epoch=True)  # noqa: F405
-default_hooks['checkpoint'].update(by_epoch=True, interval=4, max_keep_ckpts=3)  # noqa: F405
-log_processor = dict(type=LogProcessor, window_size=50, by_epoch=True)
 auto_scale_lr = dict(enable=False, base_batch_size=2)

@@ -1,16 +1,12 @@
 # ARS-DETR R50 (E6D6) on DOTA v1.0, trainval patches (1024, gap 200) -> test patches merged per image and
-# written as DOTA-server Task 1 files; the official schedule (as the DIOR-R config). data_root is the one
-# setting (the split folders made by data_prep/dota/split.py).
+# written as DOTA-server Task 1 files: the recipe of _base_ars_detr_r50_b2_36e.py (as the DIOR-R config,
+# validation every 12 epochs) on _base_/datasets/dota.py. data_root is the one setting (the split folders
+# made by data_prep/dota/split.py).
 from mmengine.config import read_base
 
 with read_base():
     from ..._base_.datasets.dota import *  # noqa: F401,F403
-    from ..._base_.default_runtime import *  # noqa: F401,F403
-    from ..._base_.models.rotated_detr_r50 import *  # noqa: F401,F403
-
-from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
-from mmengine.runner import EpochBasedTrainLoop, LogProcessor, TestLoop, ValLoop
-from torch.optim import AdamW
+    from ._base_ars_detr_r50_b2_36e import *  # noqa: F401,F403
 
 data_root = 'data/split_ss_dota'
 train_dataloader.dataset.data_root = data_root + '/trainval'  # noqa: F405
@@ -18,21 +14,4 @@ val_dataloader.dataset.data_root = data_root + '/val'  # noqa: F405
 test_dataloader.dataset.data_root = data_root + '/test'  # noqa: F405
 model.num_classes = 15  # noqa: F405
 model.head_cfg.max_per_img = 300  # noqa: F405  (dense small vehicles per 1024 patch)
-
-max_epochs = 36
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=12)
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
-optim_wrapper = dict(
-    type=OptimWrapper,
-    optimizer=dict(type=AdamW, lr=1e-4, weight_decay=1e-5),
-    clip_grad=dict(max_norm=35, norm_type=2),
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1), 'sampling_offsets': dict(lr_mult=0.1),
-                                    'reference_points': dict(lr_mult=0.1)}))
-param_scheduler = [
-    dict(type=LinearLR, start_factor=1.0 / 3, by_epoch=False, begin=0, end=500),
-    dict(type=MultiStepLR, by_epoch=True, begin=0, end=max_epochs, milestones=[32], gamma=0.1),
-]
-default_hooks['logger'].update(interval=50, log_metric_by_epoch=True)  # noqa: F405
-default_hooks['checkpoint'].update(by_epoch=True, interval=4, max_keep_ckpts=3)  # noqa: F405
-log_processor = dict(type=LogProcessor, window_size=50, by_epoch=True)
+train_cfg.update(val_interval=12)  # noqa: F405

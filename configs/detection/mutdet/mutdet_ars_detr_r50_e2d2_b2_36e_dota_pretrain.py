@@ -3,7 +3,8 @@
 # enhanced branch + the auxiliary siamese head, InfoNCE alignment (tau 0.2, weight 2 tau); frozen
 # backbone; DOTA-v1.0 train patches (800, gap 200) resized to 1024, flips h / v / diagonal 0.25 each;
 # AdamW 1e-4, wd 1e-5, lr x0.1 for backbone / sampling offsets / reference points, grad-clip 35, linear
-# warm-up 500 iterations from 1/3, 36 epochs, lr x0.1 at 32, batch 2 per GPU, no evaluation.
+# warm-up 500 iterations from 1/3, 36 epochs, lr x0.1 at 32, batch 2 per GPU (the ARS-DETR recipe of
+# ../ars_detr/_base_ars_detr_r50_b2_36e.py), no evaluation (_base_pretrain_no_eval.py), a checkpoint per epoch.
 #
 # data_root (the one setting) is the chain folder of steps 1-2 (configs/detection/mutdet/README.md):
 #   python data_prep/mutdet/pseudo_boxes.py data/DOTA/train/images --out data/mutdet_dota/step1 --workers 2
@@ -15,13 +16,11 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ..._base_.default_runtime import *  # noqa: F401,F403
-    from ..._base_.models.rotated_detr_r50 import *  # noqa: F401,F403
+    from ..ars_detr._base_ars_detr_r50_b2_36e import *  # noqa: F401,F403
+    from ._base_pretrain_no_eval import *  # noqa: F401,F403
 
 from mmengine.dataset import DefaultSampler
-from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop
-from torch.optim import AdamW
 
 from geoperc.datasets.transforms import LoadRotatedAnnotations, LoadRotatedImage, RRandomFlip, RResize
 from geoperc.models.detection.mutdet import MutDet
@@ -45,26 +44,7 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=2, num_workers=2, persistent_workers=True, sampler=dict(type=DefaultSampler, shuffle=True),
     dataset=dict(type=MutDetPretrainDataset, data_root=data_root, num_pseudo_classes=256, pipeline=train_pipeline))
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_dataloader = None
-test_cfg = None
-test_evaluator = None
-
-max_epochs = 36
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs)
-optim_wrapper = dict(
-    type=OptimWrapper,
-    optimizer=dict(type=AdamW, lr=1e-4, weight_decay=1e-5),
-    clip_grad=dict(max_norm=35, norm_type=2),
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1), 'sampling_offsets': dict(lr_mult=0.1),
-                                    'reference_points': dict(lr_mult=0.1)}))
-param_scheduler = [
-    dict(type=LinearLR, start_factor=1.0 / 3, by_epoch=False, begin=0, end=500),
-    dict(type=MultiStepLR, by_epoch=True, begin=0, end=max_epochs, milestones=[32], gamma=0.1),
-]
-default_hooks['logger'].update(interval=50)  # noqa: F405
-default_hooks['checkpoint'].update(by_epoch=True, interval=1, max_keep_ckpts=3)  # noqa: F405
-log_processor.update(by_epoch=True)  # noqa: F405
+train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs)  # noqa: F405  (no validation)
+default_hooks['logger'].update(log_metric_by_epoch=False)  # noqa: F405
+default_hooks['checkpoint'].update(interval=1)  # noqa: F405
 auto_scale_lr = dict(enable=False, base_batch_size=2)

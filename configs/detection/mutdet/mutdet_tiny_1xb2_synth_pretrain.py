@@ -12,6 +12,7 @@ from mmengine.config import read_base
 
 with read_base():
     from ..._base_.default_runtime import *  # noqa: F401,F403
+    from ._base_pretrain_no_eval import *  # noqa: F401,F403
 
 from mmengine.dataset import InfiniteSampler
 from mmengine.optim import LinearLR, OptimWrapper
@@ -50,12 +51,6 @@ train_pipeline = [dict(type=LoadRotatedImage), dict(type=LoadRotatedAnnotations)
 train_dataloader = dict(batch_size=2, num_workers=0, sampler=dict(type=InfiniteSampler, shuffle=True),
                         dataset=dict(type=MutDetPretrainDataset, data_root=data_root,
                                      num_pseudo_classes=num_pseudo_classes, pipeline=train_pipeline))
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_dataloader = None
-test_cfg = None
-test_evaluator = None
 
 max_iters = 200
 optim_wrapper = dict(type=OptimWrapper, optimizer=dict(type=AdamW, lr=1e-3, weight_decay=1e-4),

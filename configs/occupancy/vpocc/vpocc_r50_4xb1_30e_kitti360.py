@@ -1,29 +1,11 @@
 # VPOcc on SSCBench-KITTI-360 (official configs/config_kitti_360.yaml + models/vpocc_kitti_360.yaml): the
-# SemanticKITTI recipe with 376 x 1408 images, 19 classes and KITTI-360 class weights.
+# recipe of _base_vpocc_r50_4xb1_30e.py on _base_/datasets/kitti360.py, with 376 x 1408 images, 19 classes
+# and KITTI-360 class weights.
 # Reference (official README): val IoU 46.35 / mIoU 20.06, test 46.39 / 19.80.
 from mmengine.config import read_base
-from mmengine.optim import MultiStepLR, OptimWrapper
-from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
-from torch.optim import AdamW
 
 with read_base():
     from ..._base_.datasets.kitti360 import *  # noqa: F401,F403
-    from ..._base_.default_runtime import *  # noqa: F401,F403
-    from ..._base_.models.vpocc import *  # noqa: F401,F403
+    from ._base_vpocc_r50_4xb1_30e import *  # noqa: F401,F403
 
 model.update(num_classes=19, class_weights='kitti360')  # noqa: F405
-optim_wrapper = dict(type=OptimWrapper, optimizer=dict(type=AdamW, lr=2e-4, eps=1e-3, weight_decay=1e-4),
-                     paramwise_cfg=dict(custom_keys={'encoder': dict(lr_mult=0.1)}))
-param_scheduler = [dict(type=MultiStepLR, milestones=[25], gamma=0.1, by_epoch=True)]
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=30, val_interval=1)
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
-default_hooks.update(checkpoint=dict(type=CheckpointHook, by_epoch=True, interval=1, max_keep_ckpts=3,  # noqa: F405
-                                     save_best='ssc/miou', rule='greater'))
-log_processor.update(by_epoch=True)  # noqa: F405
-randomness = dict(seed=53)
-sync_bn = 'torch'
-# the contract test (tests/foundation/test_configs.py) builds this architecture small: same parts, tiny sizes
-contract_tiny = dict(encoder=dict(depth=18, hidden_dims=32, num_encoder_layers=1, ffn_dims=64, gn_groups=8),
-                     embed_dims=16, scene_size=(32, 32, 8), voxel_size=0.8, voxel_origin=(0.0, -12.8, -2.0),
-                     downsample_z=1, num_heads=4, num_layers=1)
