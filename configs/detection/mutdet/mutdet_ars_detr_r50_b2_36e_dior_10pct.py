@@ -5,12 +5,15 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ..ars_detr.ars_detr_r50_b2_36e_dior import *  # noqa: F401,F403
+    from ..._base_.datasets.dior_r import *  # noqa: F401,F403
+    from ..ars_detr._base_ars_detr_r50_b2_36e import *  # noqa: F401,F403
 
 from mmengine.hooks import DistSamplerSeedHook
 
 from geoperc.models.detection.convert_mutdet import LoadMutDetPretrainedHook
 
+model.num_classes = 20  # noqa: F405
+auto_scale_lr = dict(enable=False, base_batch_size=2)
 default_hooks.setdefault('sampler_seed', dict(type=DistSamplerSeedHook))  # noqa: F405
 
 train_dataloader.dataset.split = None  # noqa: F405

@@ -5,12 +5,16 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ..ars_detr.ars_detr_r50_b2_36e_dota import *  # noqa: F401,F403
+    from ..._base_.datasets.dota import *  # noqa: F401,F403
+    from ..ars_detr._base_ars_detr_r50_b2_36e import *  # noqa: F401,F403
 
 from mmengine.hooks import DistSamplerSeedHook
 
 from geoperc.models.detection.convert_mutdet import LoadMutDetPretrainedHook
 
+model.num_classes = 15  # noqa: F405
+model.head_cfg.max_per_img = 300  # noqa: F405  (dense small vehicles per 1024 patch)
+train_cfg.update(val_interval=12)  # noqa: F405
 default_hooks.setdefault('sampler_seed', dict(type=DistSamplerSeedHook))  # noqa: F405
 
 mutdet_checkpoint = 'work_dirs/mutdet_ars_detr_r50_e2d2_b2_36e_dota_pretrain/epoch_36.pth'
