@@ -1,13 +1,13 @@
 # Tiny rotated DETR for tests and CPU demos: the same architecture (two-stage, refinement, denoising, CSL,
 # rotated deformable attention) on a ResNet-18 of base width 16 (stages 32 / 64 / 128 channels), width 64,
 # 4 heads, 1 encoder + 2 decoder layers, 50 queries, 20 denoising queries, 128 px images of rotated
-# rectangles (3 classes). Make the data with:
+# rectangles (3 classes): the model of _base_/models/rotated_detr_tiny.py. Make the data with:
 #   python -c "from geoperc.datasets.detection.synth import make_dota_synth; make_dota_synth('data/synth_dota')"
-from mmdet.models.necks import ChannelMapper
 from mmengine.config import read_base
 
 with read_base():
     from ..._base_.default_runtime import *  # noqa: F401,F403
+    from ..._base_.models.rotated_detr_tiny import *  # noqa: F401,F403
 
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
@@ -19,27 +19,8 @@ from geoperc.datasets.transforms import (LoadRotatedAnnotations, LoadRotatedImag
                                          RRandomFlip, RRandomRotate90)
 from geoperc.engine.loops import ReproducibleIterBasedTrainLoop
 from geoperc.evaluation.metrics import RotatedMAPMetric
-from geoperc.models.backbones import GeoResNet
-from geoperc.models.data_preprocessors import GeoDataPreprocessor
-from geoperc.models.detection import RotatedDETR
 
 data_root = 'data/synth_dota'
-width = 64
-model = dict(
-    type=RotatedDETR,
-    num_classes=3,
-    in_channels=3,
-    data_preprocessor=dict(type=GeoDataPreprocessor, mean=[120.0] * 3, std=[60.0] * 3, pad_size_divisor=32),
-    backbone=dict(type=GeoResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=-1,
-                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch'),
-    neck=dict(type=ChannelMapper, in_channels=[32, 64, 128], kernel_size=1, out_channels=width, act_cfg=None,
-              norm_cfg=dict(type='GN', num_groups=32), num_outs=4),
-    embed_dims=width, num_feature_levels=4, num_queries=50, num_encoder_layers=1, num_decoder_layers=2,
-    num_heads=4, num_points=4, feedforward_channels=128, dropout=0.0, rotate_deform_attn=True,
-    dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=0.4, angle_noise_scale=0.02, num_dn_queries=20),
-    head_cfg=dict(max_per_img=50, enc_loss_on='all'),
-)
-
 meta = dict(classes=('vehicle', 'ship', 'court'))  # geoperc.datasets.detection.synth.SYNTH_CLASSES
 train_pipeline = [dict(type=LoadRotatedImage), dict(type=LoadRotatedAnnotations),
                   dict(type=RRandomFlip, prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),

@@ -7,11 +7,11 @@
 # demo has no weights, and a frozen random backbone gives the transformer features that fine-tuning then
 # changes, so here the backbone trains with the rest (freeze_backbone=False, as the tiny fine-tuning).
 from mmdet.models.backbones import ResNet
-from mmdet.models.necks import ChannelMapper
 from mmengine.config import read_base
 
 with read_base():
     from ..._base_.default_runtime import *  # noqa: F401,F403
+    from ..._base_.models.rotated_detr_tiny import *  # noqa: F401,F403
     from ._base_pretrain_no_eval import *  # noqa: F401,F403
 
 from mmengine.dataset import InfiniteSampler
@@ -20,30 +20,18 @@ from torch.optim import AdamW
 
 from geoperc.datasets.transforms import LoadRotatedAnnotations, LoadRotatedImage, RRandomFlip
 from geoperc.engine.loops import ReproducibleIterBasedTrainLoop
-from geoperc.models.data_preprocessors import GeoDataPreprocessor
 from geoperc.models.detection.mutdet import MutDet
 from geoperc.models.detection.mutdet_data import LoadObjectEmbeddings, MutDetPretrainDataset, PackMutDetInputs
 
 data_root = 'demo_output/mutdet/chain'
-width = 64
 num_pseudo_classes = 16
-model = dict(
-    type=MutDet,
-    num_classes=num_pseudo_classes,
-    in_channels=3,
-    data_preprocessor=dict(type=GeoDataPreprocessor, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                           pad_size_divisor=32),
-    backbone=dict(type=ResNet, depth=18, base_channels=16, num_stages=4, out_indices=(1, 2, 3), frozen_stages=-1,
-                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch', init_cfg=None),
-    neck=dict(type=ChannelMapper, in_channels=[32, 64, 128], kernel_size=1, out_channels=width, act_cfg=None,
-              norm_cfg=dict(type='GN', num_groups=32), num_outs=4),
-    embed_dims=width, num_feature_levels=4, num_queries=50, num_encoder_layers=2, num_decoder_layers=2,
-    num_heads=4, num_points=4, feedforward_channels=128, dropout=0.0, rotate_deform_attn=True,
-    dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=0.4, angle_noise_scale=0.02, num_dn_queries=20),
-    head_cfg=dict(max_per_img=50, enc_loss_on='all'),
+# the tiny rotated DETR (_base_/models/rotated_detr_tiny.py) with E2D2, an mmdet ResNet-18 and ImageNet statistics
+model.update(  # noqa: F405
+    type=MutDet, num_classes=num_pseudo_classes, num_encoder_layers=2,
     obj_embed_dims=64, enhance_depth=2, enhance_heads=4, enhance_mlp_dim=128, enc_embed_hidden=128,
-    freeze_backbone=False, allow_random_backbone=True,
-)
+    freeze_backbone=False, allow_random_backbone=True)
+model['data_preprocessor'].update(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])  # noqa: F405
+model['backbone'].update(type=ResNet, init_cfg=None)  # noqa: F405
 train_pipeline = [dict(type=LoadRotatedImage), dict(type=LoadRotatedAnnotations),
                   dict(type=LoadObjectEmbeddings),
                   dict(type=RRandomFlip, prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),
