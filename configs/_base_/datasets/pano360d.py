@@ -12,6 +12,7 @@ erp_size = (256, 512)
 train_pipeline[0].update(scale=erp_size)  # noqa: F405
 test_pipeline[0].update(scale=erp_size)  # noqa: F405
 common = dict(data_root=data_root, depth_format='3d60', **depth_range)  # noqa: F405
-train_dataloader.dataset.update(ann_file='filenames/train_omnidepth.txt', pipeline=train_pipeline, **common)  # noqa: F405
+train_dataloader.dataset.update(ann_file='filenames/train_omnidepth.txt', pipeline=train_pipeline,  # noqa: F405
+                                **common)
 val_dataloader.dataset.update(ann_file='filenames/test_omnidepth.txt', pipeline=test_pipeline, **common)  # noqa: F405
 test_dataloader = val_dataloader  # noqa: F405

@@ -13,8 +13,10 @@ with read_base():
 
 data_root = 'data/Stanford2D3D'
 dataset_type = Stanford2D3DDataset
-train_dataloader.dataset = dict(type=dataset_type, data_root=data_root, split='train', channel_order='bgr',  # noqa: F405
-                                pipeline=train_pipeline, **depth_range)  # noqa: F405
-val_dataloader.dataset = dict(type=dataset_type, data_root=data_root, split='test', channel_order='bgr',  # noqa: F405
-                              pipeline=test_pipeline, test_mode=True, **depth_range)  # noqa: F405
+train_dataloader.dataset = dict(  # noqa: F405
+    type=dataset_type, data_root=data_root, split='train', channel_order='bgr', pipeline=train_pipeline,  # noqa: F405
+    **depth_range)  # noqa: F405
+val_dataloader.dataset = dict(  # noqa: F405
+    type=dataset_type, data_root=data_root, split='test', channel_order='bgr', pipeline=test_pipeline,  # noqa: F405
+    test_mode=True, **depth_range)  # noqa: F405
 test_dataloader = val_dataloader  # noqa: F405

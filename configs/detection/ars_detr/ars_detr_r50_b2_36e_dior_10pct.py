@@ -1,6 +1,6 @@
 # ARS-DETR R50 as ars_detr_r50_b2_36e_dior.py on a 10% subset of DIOR-R trainval (MutDet's limited-data
-# setting; the authors' list is not published). The subset is every image id of trainval shuffled with numpy's default_rng(0), first 10%
-# (1,172 of 11,725), written by:
+# setting; the authors' list is not published). The subset is every image id of trainval shuffled with
+# numpy's default_rng(0), first 10% (1,172 of 11,725), written by:
 #   python data_prep/dior_r/make_subset.py data/DIOR-R --fraction 0.1 --seed 0
 # -> data/DIOR-R/ImageSets/Main/trainval_10pct_seed0.txt. Test is the full official test split.
 from mmengine.config import read_base
