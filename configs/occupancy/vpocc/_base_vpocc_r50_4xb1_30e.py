@@ -17,8 +17,8 @@ param_scheduler = [dict(type=MultiStepLR, milestones=[25], gamma=0.1, by_epoch=T
 train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=30, val_interval=1)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
-default_hooks.update(checkpoint=dict(type=CheckpointHook, by_epoch=True, interval=1, max_keep_ckpts=3,  # noqa: F405
-                                     save_best='ssc/miou', rule='greater'))
+default_hooks['checkpoint'].update(by_epoch=True, interval=1, max_keep_ckpts=3, save_best='ssc/miou',  # noqa: F405
+                                   rule='greater')
 log_processor.update(by_epoch=True)  # noqa: F405
 randomness = dict(seed=53)
 sync_bn = 'torch'
