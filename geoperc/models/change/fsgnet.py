@@ -2,7 +2,7 @@
 
 Self-contained: blocks (DAWIM, STSAM, LGFU) -> model -> registration. Only STSAM is published as code
 (``zxXie-Air/FSG-Net/stsam.py``); DAWIM, LGFU and the wiring are designed from the paper's text
-(``METHODS.md`` section 2) and documented below; every choice is a constructor argument.
+(summarised in ``configs/change/fsgnet/README.md``) and documented below; every choice is a constructor argument.
 
 .. versionadded:: 0.1
 """

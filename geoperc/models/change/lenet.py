@@ -2,7 +2,7 @@
 
 Self-contained: blocks (CSDW, SE reduction, FPN, SwinV2 decoder pair, FCN head) -> model -> registration.
 Built from the official code (``dyzy41/lenet``, ``LENet4`` / ``MM_LENet4``, mmseg 1.2.1 fork) as
-summarised in ``METHODS.md`` section 3; no code copied.
+summarised in ``configs/change/lenet/README.md``; no code copied.
 
 .. versionadded:: 0.1
 """

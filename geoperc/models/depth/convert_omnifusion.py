@@ -28,7 +28,7 @@ def _strip(key: str) -> str:
 
 
 def official_key_shapes(path: str) -> Dict[str, Tuple[Tuple[int, ...], str]]:
-    """Read a ``key<TAB>shape<TAB>dtype`` table (``../shared/fixtures/official/omnifusion_*.tsv``)."""
+    """Read a ``key<TAB>shape<TAB>dtype`` table (``tests/fixtures/official/omnifusion_*.tsv``)."""
     out = {}
     with open(path, encoding='utf-8') as f:
         for line in f:

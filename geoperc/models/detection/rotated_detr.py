@@ -3,7 +3,7 @@
 Zeng, Chen, Ni, Gao, Zhang, Wang, Xu, Liu, "ARS-DETR: Aspect Ratio-Sensitive Detection Transformer
 for Aerial Oriented Object Detection", IEEE TGRS 2024 (official code ``httle/ARS-DETR``); used as the
 detector of Huang et al., "MutDet: Mutually Optimizing Pre-training for Remote Sensing Object
-Detection", ECCV 2024 (``floatingstarZ/MutDet``). Facts: ``../shared/design/METHODS.md`` §1 (b)-(d).
+Detection", ECCV 2024 (``floatingstarZ/MutDet``). Facts and choices: ``configs/detection/ars_detr/README.md``.
 
 Architecture (``RotatedDETR``)
 ------------------------------

@@ -3,7 +3,7 @@
 ``tools/convert_checkpoint.py vpocc OFFICIAL.ckpt OUT.pth`` (dispatched by :mod:`geoperc.models.convert`).
 The released checkpoints (HF ``joonsu0109/vpocc-semantickitti``, ``joonsu0109/vpocc-sscbench-kitti360``)
 are PyTorch Lightning checkpoints: the model's keys sit under ``state_dict`` with a ``model.`` prefix
-(the key list of the official model is ``fixtures/official/vpocc.tsv`` in the design share).
+(the key list of the official model is ``tests/fixtures/official/vpocc.tsv``).
 
 Mapping (everything else keeps its name, since our modules mirror the official ones):
 
