@@ -12,6 +12,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from geoperc.io.atomic import atomic_write
+
 STYLE_DIR = os.path.join(os.path.dirname(__file__), 'styles')
 CSV_COLUMNS = ('section', 'class_id', 'class_name', 'precision', 'recall', 'f1', 'iou', 'tp', 'fp', 'fn',
                'support')
@@ -23,17 +25,6 @@ def row_normalised(cm) -> np.ndarray:
     """Each row of a confusion matrix divided by its sum (the share of each reference class's pixels)."""
     cm = np.asarray(cm, float)
     return cm / np.maximum(cm.sum(1, keepdims=True), 1)
-
-
-def atomic_write(path: str, data) -> str:
-    """Write text or bytes to ``path`` through a temporary file and a rename."""
-    d, b = os.path.split(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f'.{b}.tmp')
-    with open(tmp, 'wb') as f:
-        f.write(data.encode('utf-8') if isinstance(data, str) else data)
-    os.replace(tmp, path)
-    return path
 
 
 def load_styles(names: Sequence[str]) -> Dict[str, str]:

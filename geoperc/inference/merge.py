@@ -52,6 +52,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from geoperc.errors import InferenceError
+from geoperc.io.atomic import atomic_path
 from geoperc.io.tiling import TileGrid
 
 __all__ = ['blend_weights_1d', 'axis_weights', 'DenseBlender', 'scores_to_output', 'shift_boxes', 'merge_boxes',
@@ -323,12 +324,8 @@ class TileBatch:
 
 def atomic_save(path: str, save_fn):
     """Write ``path`` through ``save_fn(file)`` into ``path.tmp``, fsync, rename (never half a file)."""
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
+    with atomic_path(path, fsync=True) as tmp, open(tmp, 'wb') as f:
         save_fn(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 MERGERS: Dict[str, type] = {}

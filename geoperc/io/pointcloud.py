@@ -20,6 +20,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from .atomic import atomic_call
+
 __all__ = ['Open3DMissing', 'RenderError', 'write_points', 'read_points', 'voxel_labels_to_points',
            'write_voxel_labels', 'read_voxel_grid', 'render_png', 'render_voxel_labels_png']
 
@@ -52,23 +54,6 @@ def _check_ext(path: str, allowed: Sequence[str]) -> str:
     if ext not in allowed:
         raise ValueError(f'{path}: unsupported extension {ext!r}, expected one of {tuple(allowed)}')
     return ext
-
-
-def _atomic(path: str, write) -> str:
-    """Run ``write(tmp_path)`` then rename to ``path``; ``write`` returns open3d's success flag."""
-    d = osp.dirname(osp.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    ext = osp.splitext(path)[1]
-    tmp = osp.join(d, f'.{osp.splitext(osp.basename(path))[0]}.tmp{os.getpid()}{ext}')
-    try:
-        ok = write(tmp)
-        if ok is False or not osp.isfile(tmp):
-            raise OSError(f'open3d could not write {path}')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def _colors01(colors, n: int) -> Optional[np.ndarray]:
@@ -107,7 +92,7 @@ def write_points(path: str, points, colors=None, normals=None, ascii: bool = Fal
     _check_ext(path, _POINT_EXT)
     o3d = _o3d()
     pc = _point_cloud(points, colors, normals)
-    return _atomic(path, lambda p: o3d.io.write_point_cloud(p, pc, write_ascii=ascii))
+    return atomic_call(path, lambda p: o3d.io.write_point_cloud(p, pc, write_ascii=ascii))
 
 
 def read_points(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -157,7 +142,7 @@ def write_voxel_labels(path: str, labels, palette, voxel_size: float = 0.2, orig
     lo = np.asarray(origin, np.float64)
     hi = lo + np.asarray(np.shape(labels), np.float64) * voxel_size
     vg = o3d.geometry.VoxelGrid.create_from_point_cloud_within_bounds(pc, voxel_size, lo, hi)
-    return _atomic(path, lambda p: o3d.io.write_voxel_grid(p, vg))
+    return atomic_call(path, lambda p: o3d.io.write_voxel_grid(p, vg))
 
 
 def read_voxel_grid(path: str) -> Tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -211,7 +196,7 @@ def render_png(path: str, points, colors=None, width: int = 640, height: int = 4
         img = renderer.render_to_image()
         if np.asarray(img).size == 0:
             raise RenderError(f'{RENDER_HINT}; the renderer returned an empty image')
-        return _atomic(path, lambda p: o3d.io.write_image(p, img))
+        return atomic_call(path, lambda p: o3d.io.write_image(p, img))
     except RenderError:
         raise
     except Exception as e:  # noqa: BLE001

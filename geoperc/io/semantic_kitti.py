@@ -42,6 +42,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .atomic import atomic_call
+
 __all__ = ['VOXEL_DIMS', 'VOXEL_SIZE', 'VOXEL_ORIGIN', 'SPLIT_SEQUENCES', 'SSC_CLASSES', 'LabelConfig',
            'default_label_config', 'load_label_config', 'completion_remap_lut', 'unpack_bits', 'pack_bits',
            'read_voxel_bits', 'write_voxel_bits', 'read_voxel_label', 'write_voxel_label',
@@ -222,7 +224,7 @@ def read_voxel_bits(path: str, shape: Sequence[int] = VOXEL_DIMS) -> np.ndarray:
 
 def write_voxel_bits(path: str, grid: np.ndarray) -> None:
     """Write a 0/1 grid bit-packed (``.bin`` / ``.invalid`` / ``.occluded`` format)."""
-    _atomic_tofile(path, pack_bits(grid))
+    atomic_call(path, pack_bits(grid).tofile)
 
 
 def read_voxel_label(path: str, shape: Sequence[int] = VOXEL_DIMS) -> np.ndarray:
@@ -234,15 +236,7 @@ def read_voxel_label(path: str, shape: Sequence[int] = VOXEL_DIMS) -> np.ndarray
 
 def write_voxel_label(path: str, labels: np.ndarray) -> None:
     """Write raw ids as a uint16 ``.label`` file (C order)."""
-    _atomic_tofile(path, np.ascontiguousarray(labels, dtype=np.uint16))
-
-
-def _atomic_tofile(path: str, arr: np.ndarray) -> None:
-    d = osp.dirname(osp.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = osp.join(d, f'.{osp.basename(path)}.tmp{os.getpid()}')
-    arr.tofile(tmp)
-    os.replace(tmp, path)
+    atomic_call(path, np.ascontiguousarray(labels, dtype=np.uint16).tofile)
 
 
 def read_ssc_target(label_path: str, invalid_path: Optional[str] = None,

@@ -35,6 +35,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from geoperc.errors import DatasetError
+from geoperc.io.atomic import atomic_write
 
 __all__ = ['sliding_windows', 'poly_window_iof', 'window_objects', 'split_image', 'split_dataset',
            'patch_id', 'parse_patch_id', 'merge_patch_results', 'write_dota_submission', 'expand_sizes']
@@ -132,13 +133,6 @@ def _fmt(v: float) -> str:
     return f'{v:.1f}' if float(v).is_integer() else f'{v:.4f}'.rstrip('0')
 
 
-def _atomic_text(path: str, text: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _write_patch(path: str, data: np.ndarray, src, window, georef: bool) -> None:
     """``data`` (C, h, w) -> ``path``: GeoTIFF through rasterio (with the window's georeferencing when
     ``georef``), PNG / JPEG through OpenCV (1, 3 or 4 bands, R G B order in, written as the file wants)."""
@@ -202,7 +196,7 @@ def _split_task(task: dict) -> int:
                     p = polys[i].reshape(4, 2) - np.array([x0, y0])
                     d = '2' if t else str(int(diffs[i]))
                     lines.append(' '.join(_fmt(v) for v in p.reshape(-1)) + f' {names[i]} {d}')
-                _atomic_text(ann_out, ''.join(ln + '\n' for ln in lines))
+                atomic_write(ann_out, ''.join(ln + '\n' for ln in lines))
             written += 1
     return written
 
@@ -365,7 +359,7 @@ def write_dota_submission(merged: Dict[str, dict], class_names: Sequence[str], o
     paths = []
     for c, name in enumerate(class_names):
         p = osp.join(out_dir, f'Task1_{name}.txt')
-        _atomic_text(p, ''.join(ln + '\n' for ln in lines[c]))
+        atomic_write(p, ''.join(ln + '\n' for ln in lines[c]))
         paths.append(p)
     if zip_name:
         import zipfile

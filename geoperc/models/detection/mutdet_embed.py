@@ -34,7 +34,6 @@ The order of objects is the order of the step-1 ``labelTxt`` lines, so box i has
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -44,6 +43,7 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 
 from geoperc.errors import CheckpointError, DatasetError, SettingsError
+from geoperc.io.atomic import atomic_call
 
 __all__ = ['ObjectEmbedder', 'roi_align_rotated_torch', 'EmbeddingSpace', 'fit_pca', 'spherical_kmeans',
            'extract_features', 'build_embeddings', 'cluster_classes', 'IMAGENET_MEAN', 'IMAGENET_STD']
@@ -332,19 +332,6 @@ def _patches(step1_dir: str) -> List[Tuple[str, str, str]]:
     return out
 
 
-def _atomic(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), prefix='.' + osp.basename(path) + '.',
-                               suffix=osp.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def extract_features(step1_dir: str, out_dir: str, embedder: ObjectEmbedder, progress: bool = True,
                      overwrite: bool = False) -> Dict[str, int]:
     """Pass 1: raw features of every pseudo-box, ``<out>/feats/<patch>.npy``; finished patches are
@@ -367,7 +354,7 @@ def extract_features(step1_dir: str, out_dir: str, embedder: ObjectEmbedder, pro
             raise DatasetError(f'{img_path}: cannot read the image')
         _, boxes = _read_boxes(txt)
         feats = embedder(img[..., ::-1], boxes).astype(np.float16)
-        _atomic(dst, lambda tmp: np.save(tmp, feats))
+        atomic_call(dst, lambda tmp: np.save(tmp, feats))
         counts[stem] = len(feats)
     return counts
 
@@ -416,12 +403,12 @@ def build_embeddings(step1_dir: str, out_dir: str, embedder: Optional[ObjectEmbe
         emb = space.transform(feats) if len(feats) else np.zeros((0, dim), np.float32)
         lab = space.assign(emb)
         hist += np.bincount(lab, minlength=k)
-        _atomic(osp.join(out_dir, 'embeddings', stem + '.npz'),
+        atomic_call(osp.join(out_dir, 'embeddings', stem + '.npz'),
                 lambda tmp: np.savez(tmp, embeds=emb, labels=lab))
 
         def _txt(tmp, polys=polys, lab=lab):
             with open(tmp, 'w') as f:
                 f.writelines(format_dota_line(p, f'cluster_{int(c) + 1}') + '\n' for p, c in zip(polys, lab))
-        _atomic(osp.join(out_dir, 'labelTxt', stem + '.txt'), _txt)
+        atomic_call(osp.join(out_dir, 'labelTxt', stem + '.txt'), _txt)
     return dict(patches=len(counts), objects=int(sum(counts.values())), space=space_path,
                 used_classes=int((hist > 0).sum()), out_dir=osp.abspath(out_dir))

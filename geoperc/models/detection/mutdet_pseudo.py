@@ -45,7 +45,6 @@ with a progress bar.
 import json
 import os
 import os.path as osp
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -53,6 +52,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from geoperc.errors import DatasetError, SettingsError
+from geoperc.io.atomic import atomic_call
 
 __all__ = ['MaskGenerator', 'ClassicalMaskGenerator', 'SamMaskGenerator', 'build_mask_generator',
            'mask_to_poly', 'masks_to_polys', 'sliding_windows', 'list_inputs', 'generate_pseudo_boxes',
@@ -324,19 +324,6 @@ def read_patch(src, window: Tuple[int, int, int, int], pad_value: Sequence[int] 
     return rgb
 
 
-def _write_atomic(path: str, write) -> None:
-    d = osp.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # one generator and open files per worker process
 _WORKER: Dict[str, object] = {}
 
@@ -370,13 +357,13 @@ def _run_patch(job) -> Tuple[str, int]:
                 raise OSError(f'could not encode patch {patch_id}')
             with open(tmp, 'wb') as f:
                 f.write(buf.tobytes())
-        _write_atomic(img_path, _save)
+        atomic_call(img_path, _save)
     polys = masks_to_polys(_WORKER['gen'](img))
 
     def _txt(tmp):
         with open(tmp, 'w') as f:
             f.writelines(format_dota_line(p, label) + '\n' for p in polys)
-    _write_atomic(osp.join(out_dir, 'labelTxt', patch_id + '.txt'), _txt)
+    atomic_call(osp.join(out_dir, 'labelTxt', patch_id + '.txt'), _txt)
     return patch_id, len(polys)
 
 
@@ -442,7 +429,7 @@ def generate_pseudo_boxes(inputs: Sequence[str], out_dir: str, generator: Option
     def _manifest(tmp):
         with open(tmp, 'w') as f:
             json.dump(dict(settings=settings, patches=patches), f, indent=1)
-    _write_atomic(man_path, _manifest)  # before the work: an interrupted run resumes under it
+    atomic_call(man_path, _manifest)  # before the work: an interrupted run resumes under it
 
     boxes = 0
     bar = tqdm(total=len(jobs), desc='pseudo-boxes', unit='patch', disable=not progress or not jobs)
