@@ -27,10 +27,9 @@ def main(argv=None) -> int:
     p.add_argument('--sequences', nargs='+')
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
-    import numpy as np
     from geoperc.datasets.occupancy.kitti360 import KITTI360SSCDataset
     from geoperc.errors import EXIT_USER_ERROR, GeoPercError
-    from geoperc.io.semantic_kitti import KITTI360_SPLIT_SEQUENCES, downsample_label
+    from geoperc.io.semantic_kitti import KITTI360_SPLIT_SEQUENCES, write_ssc_targets
     seqs = args.sequences or [s for v in KITTI360_SPLIT_SEQUENCES.values() for s in v]
     try:
         ds = KITTI360SSCDataset(args.root, sequences=seqs, load_target=False, lazy_init=False)
@@ -57,10 +56,7 @@ def main(argv=None) -> int:
             if t is None:
                 continue
             os.makedirs(osp.dirname(out), exist_ok=True)
-            for suffix, arr in (('_1_1', t), ('_1_2', downsample_label(t, 2))):
-                tmp = f'{out}{suffix}.tmp{os.getpid()}.npy'
-                np.save(tmp, arr)
-                os.replace(tmp, f'{out}{suffix}.npy')
+            write_ssc_targets(out, t)
         print(f'targets: {args.labels}')
     if args.vanishing_points:
         spec = importlib.util.spec_from_file_location(

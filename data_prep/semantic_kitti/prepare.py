@@ -67,7 +67,7 @@ def main(argv=None) -> int:
 
     import numpy as np
     from geoperc.errors import EXIT_USER_ERROR, GeoPercError
-    from geoperc.io.semantic_kitti import SPLIT_SEQUENCES, downsample_label, find_sequences_root, read_ssc_target
+    from geoperc.io.semantic_kitti import SPLIT_SEQUENCES, find_sequences_root, read_ssc_target, write_ssc_targets
     try:
         seqs = args.sequences or list(SPLIT_SEQUENCES['train'] + SPLIT_SEQUENCES['val'])
         seqs = [f'{int(s):02d}' if str(s).isdigit() else s for s in seqs]
@@ -95,10 +95,7 @@ def main(argv=None) -> int:
                 continue
             os.makedirs(osp.dirname(out), exist_ok=True)
             t = read_ssc_target(lab, lab[:-6] + '.invalid', shape=tuple(args.grid))
-            for suffix, arr in (('_1_1', t), ('_1_2', downsample_label(t, 2))):
-                tmp = f'{out}{suffix}.tmp{os.getpid()}.npy'
-                np.save(tmp, arr)
-                os.replace(tmp, f'{out}{suffix}.npy')
+            write_ssc_targets(out, t)
         print(f'targets: {args.labels}')
     if args.vanishing_points:
         import importlib.util

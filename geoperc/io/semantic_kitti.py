@@ -44,7 +44,7 @@ import numpy as np
 
 from .atomic import atomic_call
 
-__all__ = ['VOXEL_DIMS', 'VOXEL_SIZE', 'VOXEL_ORIGIN', 'SPLIT_SEQUENCES', 'SSC_CLASSES', 'LabelConfig',
+__all__ = ['write_ssc_targets', 'VOXEL_DIMS', 'VOXEL_SIZE', 'VOXEL_ORIGIN', 'SPLIT_SEQUENCES', 'SSC_CLASSES', 'LabelConfig',
            'default_label_config', 'load_label_config', 'completion_remap_lut', 'unpack_bits', 'pack_bits',
            'read_voxel_bits', 'write_voxel_bits', 'read_voxel_label', 'write_voxel_label',
            'read_ssc_target', 'write_prediction_label', 'read_calib', 'write_calib', 'read_poses',
@@ -414,6 +414,17 @@ def downsample_label(label: np.ndarray, scale: int = 2, num_classes: int = 256, 
     mostly_free = (n_empty + n_inv) > empty_ratio * scale ** 3
     out = np.where(mostly_free, np.where(n_empty > n_inv, 0, 255), major)
     return out.reshape(X, Y, Z).astype(np.uint8)
+
+
+def write_ssc_targets(prefix: str, target: np.ndarray) -> Tuple[str, str]:
+    """Write ``<prefix>_1_1.npy`` (the full-resolution target) and ``<prefix>_1_2.npy`` (the
+    :func:`downsample_label` 1:2 target, MonoScene/VoxFormer majority rule) atomically; returns both paths."""
+    paths = []
+    for suffix, arr in (('_1_1', target), ('_1_2', downsample_label(target, 2))):
+        path = f'{prefix}{suffix}.npy'
+        atomic_call(path, lambda tmp, a=arr: np.save(tmp, a))
+        paths.append(path)
+    return tuple(paths)
 
 
 def vp_json_key(sequence: str, frame_id: str, camera: str = 'image_2', dataset: str = 'semantic_kitti') -> str:
