@@ -48,6 +48,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from rasterio.windows import Window
 
 from geoperc.errors import InferenceError, RasterError, RasterReadError
 from geoperc.io.raster import DateStack, torch_safe_dtype
@@ -403,23 +404,35 @@ class TiledInferencer:
 
     # -- the pipeline steps ------------------------------------------------------------------------
     def _read_batch(self, stack: DateStack, grid: TileGrid, tiles: Sequence[int]) -> TileBatch:
-        """Read the windows ``tiles`` into one ``(B, T, C, th, tw)`` array (and their valid masks)."""
+        """Read the windows ``tiles`` into one ``(B, T, C, th, tw)`` array (and their valid masks).
+
+        Consecutive windows of one window row are read as one span (their union window): one GDAL call and
+        one mask computation per span, and the columns neighbours share are decoded and copied once.
+        """
         th, tw = grid.tile
         dt = torch_safe_dtype(stack.dtype)
         px = np.empty((len(tiles), stack.num_dates, stack.info.count, th, tw), dt)
         valid = np.empty((len(tiles), th, tw), bool)
-        windows = []
-        for k, t in enumerate(tiles):
-            w = grid.window(t)
+        windows = [grid.window(t) for t in tiles]
+        n_cols = len(grid.col_offsets)
+        k = 0
+        while k < len(tiles):
+            e = k + 1
+            while e < len(tiles) and tiles[e] == tiles[e - 1] + 1 and tiles[e] // n_cols == tiles[k] // n_cols:
+                e += 1
+            c0 = int(windows[k].col_off)
+            span = Window(c0, windows[k].row_off, int(windows[e - 1].col_off) + tw - c0, th)
             try:
-                a, v = stack.read(w)  # (T, C, h, w), (h, w)
+                a, v = stack.read(span)  # (T, C, th, span width), (th, span width)
             except RasterReadError:
                 raise
-            except (OSError, RuntimeError) as e:  # rasterio's RasterioIOError is an OSError
-                raise _read_failure(stack, w, e) from e
-            px[k] = a
-            valid[k] = v
-            windows.append(w)
+            except (OSError, RuntimeError) as err:  # rasterio's RasterioIOError is an OSError
+                raise _read_failure(stack, span, err) from err
+            for m in range(k, e):
+                c = int(windows[m].col_off) - c0
+                px[m] = a[..., c:c + tw]
+                valid[m] = v[:, c:c + tw]
+            k = e
         return TileBatch(tiles=list(tiles), windows=windows, pixels=px, valid=valid,
                          meta=dict(crs=self._crs_wkt, img_path=list(stack.paths)))
 
