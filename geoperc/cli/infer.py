@@ -40,6 +40,9 @@ def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     p.add_argument('--bands', type=int, nargs='+', default=None,
                    help='1-based band numbers to read on every date (default: all but a mask alpha band)')
     p.add_argument('--threads', type=int, default=None, help="torch threads for the run (default: torch's)")
+    p.add_argument('--model-workers', type=int, default=None,
+                   help='batches run at once by this many model threads sharing --threads (default: 2 on CPU '
+                        'with >= 2 threads, 1 on GPU)')
     p.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -90,7 +93,7 @@ def _infer(args) -> int:
                            batch_size=args.batch_size, output=args.output, cog=args.cog, resume=args.resume,
                            blend=args.blend, progress=not args.no_progress, vector_out=args.vector_out,
                            block=args.block, compress=args.compress, num_threads=args.threads,
-                           bands=args.bands)
+                           model_workers=args.model_workers, bands=args.bands)
     if get_rank() == 0:
         path = result.get('raster') or result.get('vector')
         print(f'wrote {path} ({result["stats"]["tiles_run"]}/{result["stats"]["tiles_total"]} windows run)')

@@ -6,8 +6,8 @@ that reading, blending and writing hide behind the model's compute:
 * a **reader** thread reads the windows of the next batches into one array per batch (boundless,
   nodata-aware, the later dates warped to the first date's grid when needed) and builds the model
   input (:meth:`Merger.model_input`);
-* the **main** thread runs the model (:meth:`Merger.predict`): dense kinds call
-  ``model.predict_dense`` on the preprocessed batch -- one preprocessing, one forward, no labels and no
+* the **main** thread (and ``model_workers - 1`` more) runs the model (:meth:`Merger.predict`): dense
+  kinds call ``model.predict_dense`` on the preprocessed batch -- one preprocessing, one forward, no labels and no
   data samples per window; box detectors go through ``model.test_step`` with per-window metainfo;
 * a **merge** thread adds every tile to the merger of the kind (:mod:`.merge`: blended block rows for
   dense kinds, shifted boxes per window row for rotated boxes);
@@ -32,9 +32,14 @@ shared partial folder; rank 0 writes the one output file.
 Memory stays bounded by a few block rows of the output width (see :mod:`.merge`), the prefetch queues
 and GDAL's block cache, which is capped for the run.
 
-Threads. ``num_threads`` sets torch's intra-op threads for the run (restored afterwards); the helper
-threads spend most of their time in GDAL decoding and numpy, which release the GIL, and take a small
-share of one core (their CPU seconds are in the returned stats).
+Threads. ``num_threads`` CPU threads (default torch's setting) are shared by ``model_workers`` model
+threads (default 2 on CPU, 1 on GPU), each running whole batches with ``num_threads // model_workers``
+torch intra-op threads (torch's setting is restored afterwards). On a small CPU two independent
+single-threaded forwards beat one forward split over two threads -- no barrier in every layer -- and the
+helper threads (GDAL decoding and numpy, which release the GIL) interleave with them without stalling a
+parallel region. Results reach the merger in batch order and each batch is computed by one worker, so the
+output does not depend on the number of workers. The helpers' and extra workers' CPU seconds are in the
+returned stats.
 """
 import json
 import math
@@ -76,6 +81,7 @@ class _Pipe:
         self.cpu: Dict[str, float] = {}  # CPU seconds per thread name (profiling the overlap)
         self.model_wait = 0.0
         self.units_done = 0
+        self.lock = threading.Lock()
 
     def fail(self, e: BaseException):
         self.errors.append(e)
@@ -224,7 +230,14 @@ class TiledInferencer:
         prefetch: batches read ahead of the model.
         gdal_cache_mb: GDAL's block cache during the run in MB (None: the input block rows one window row
             spans, see :meth:`_cache_mb`).
-        num_threads: torch intra-op threads for the run (None: leave torch's setting).
+        num_threads: CPU threads for the model during the run (None: torch's current setting); see
+            ``model_workers``.
+        model_workers: batches run concurrently by this many model threads, each with ``num_threads //
+            model_workers`` torch intra-op threads (None: 2 on CPU when there are at least 2 threads, 1 on
+            GPU). On CPU two independent single-threaded forwards keep both cores busier than one forward
+            split across two threads (no barrier in every layer) and let the helper threads interleave
+            without stalling a parallel region; results still reach the merger in batch order, and every
+            batch is computed by one worker, so the output does not depend on the number of workers.
         bands: 1-based band numbers to read on every date (default: :class:`DateStack`'s, every band but
             a mask alpha band).
     """
@@ -233,7 +246,7 @@ class TiledInferencer:
                  blend: str = 'hann', block: int = 256, compress: str = 'deflate', cog: bool = False,
                  nms_iou: float = 0.1, progress: bool = True, prefetch: int = 2,
                  gdal_cache_mb: Optional[int] = None, num_threads: Optional[int] = None,
-                 bands: Optional[Sequence[int]] = None):
+                 bands: Optional[Sequence[int]] = None, model_workers: Optional[int] = None):
         if output not in ('labels', 'probs'):
             raise InferenceError(f"output must be 'labels' or 'probs', got {output!r}")
         if blend not in BLEND_MODES:
@@ -253,6 +266,9 @@ class TiledInferencer:
         self.compress, self.cog, self.nms_iou = compress, cog, float(nms_iou)
         self.progress, self.prefetch, self.gdal_cache_mb = progress, max(1, int(prefetch)), gdal_cache_mb
         self.num_threads = num_threads
+        if model_workers is not None and int(model_workers) < 1:
+            raise InferenceError(f'model_workers must be >= 1, got {model_workers}')
+        self.model_workers = None if model_workers is None else int(model_workers)
         self.bands = None if bands is None else [int(b) for b in bands]
         div = int(getattr(model, 'size_divisor', 1) or 1)
         if self.tile % div:
@@ -351,8 +367,21 @@ class TiledInferencer:
             self._check_inputs(stack)
             grid = TileGrid(stack.info.shape, self.tile, self.overlap, block=stack.info.block_shape)
             merger = self._merger(stack, grid, out, rank)  # validates the output settings
-            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)), _torch_threads(self.num_threads):
+            threads = int(self.num_threads or torch.get_num_threads())
+            self._workers = self._num_workers(threads)
+            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)), \
+                    _torch_threads(max(1, threads // self._workers)):
                 return self._run(stack, grid, merger, resume, rank, world)
+
+    def _num_workers(self, threads: int) -> int:
+        """Model threads for the run: ``model_workers``, else 2 on CPU with >= 2 threads, else 1."""
+        if self.model_workers is not None:
+            return self.model_workers
+        try:
+            on_cpu = all(p.device.type == 'cpu' for p in self.model.parameters())
+        except Exception:  # noqa: BLE001 - a model without parameters
+            on_cpu = True
+        return 2 if on_cpu and threads >= 2 else 1
 
     def _plan(self, grid: TileGrid, merger: Merger, reuse: bool, rank: int, world: int, stats: dict):
         """Units this rank makes -> the fixed batches (the same as in an uninterrupted run) to run."""
@@ -436,24 +465,32 @@ class TiledInferencer:
         return TileBatch(tiles=list(tiles), windows=windows, pixels=px, valid=valid,
                          meta=dict(crs=self._crs_wkt, img_path=list(stack.paths)))
 
-    def _reader(self, pipe, q_in, stack, grid, merger, batches):
+    def _reader(self, pipe, q_in, stack, grid, merger, batches, workers: int = 1):
         bs, n = self.batch_size, len(grid)
-        for b in batches:
+        for seq, b in enumerate(batches):
             batch = self._read_batch(stack, grid, range(b * bs, min((b + 1) * bs, n)))
-            pipe.put(q_in, (batch, merger.model_input(batch)))
-        pipe.put(q_in, _END)
+            pipe.put(q_in, (seq, batch, merger.model_input(batch)))
+        for _ in range(workers):
+            pipe.put(q_in, _END)
 
     @staticmethod
-    def _merge(pipe, q_out, q_units, merger, bar):
-        while True:
+    def _merge(pipe, q_out, q_units, merger, bar, workers: int = 1):
+        """Add the model's results to the merger in batch order (model workers may finish out of order,
+        and the order of float sums must not depend on them)."""
+        pending, nxt, ended = {}, 0, 0
+        while ended < workers:
             item = pipe.get(q_out)
             if item is _END:
-                break
-            batch, results = item
-            for k, (t, w) in enumerate(zip(batch.tiles, batch.windows)):
-                for unit in merger.add(t, w, results[k], batch.valid[k]):
-                    pipe.put(q_units, unit)
-                bar.update(1)
+                ended += 1
+                continue
+            pending[item[0]] = item[1:]
+            while nxt in pending:
+                batch, results = pending.pop(nxt)
+                nxt += 1
+                for k, (t, w) in enumerate(zip(batch.tiles, batch.windows)):
+                    for unit in merger.add(t, w, results[k], batch.valid[k]):
+                        pipe.put(q_units, unit)
+                    bar.update(1)
         pipe.put(q_units, _END)
 
     @staticmethod
@@ -466,30 +503,37 @@ class TiledInferencer:
             pipe.units_done += 1
 
     def _model_loop(self, pipe, q_in, q_out, merger):
-        """Main thread: batches -> model -> merge queue; records how long the model waited for input."""
+        """A model worker (the main thread, and ``model_workers - 1`` more): batches -> model -> merge
+        queue; adds how long it waited for input to ``pipe.model_wait``."""
         wait = 0.0
-        while True:
-            t0 = time.perf_counter()
-            item = pipe.get(q_in)
-            wait += time.perf_counter() - t0
-            if item is _END:
-                break
-            batch, data = item
-            pipe.put(q_out, (batch, merger.predict(self.model, data)))
-        pipe.put(q_out, _END)
-        pipe.model_wait = wait
+        try:
+            while True:
+                t0 = time.perf_counter()
+                item = pipe.get(q_in)
+                wait += time.perf_counter() - t0
+                if item is _END:
+                    break
+                seq, batch, data = item
+                pipe.put(q_out, (seq, batch, merger.predict(self.model, data)))
+            pipe.put(q_out, _END)
+        finally:
+            with pipe.lock:
+                pipe.model_wait += wait
 
     def _pipeline(self, pipe, stack, grid, merger, batches, tiles_run, rank):
         from tqdm import tqdm
         self._crs_wkt = stack.info.crs.to_wkt()
-        q_in: queue.Queue = queue.Queue(self.prefetch)
-        q_out: queue.Queue = queue.Queue(2)
+        workers = getattr(self, '_workers', 1)
+        q_in = queue.Queue(self.prefetch + workers - 1)
+        q_out: queue.Queue = queue.Queue(2 + workers - 1)
         q_units: queue.Queue = queue.Queue(2)
         bar = tqdm(total=tiles_run, unit='tile', desc=os.path.basename(merger.s.out),
                    disable=not self.progress or rank != 0, dynamic_ncols=True, smoothing=0.1)
-        threads = [pipe.thread(self._reader, pipe, q_in, stack, grid, merger, batches, name='read'),
-                   pipe.thread(self._merge, pipe, q_out, q_units, merger, bar, name='merge'),
+        threads = [pipe.thread(self._reader, pipe, q_in, stack, grid, merger, batches, workers, name='read'),
+                   pipe.thread(self._merge, pipe, q_out, q_units, merger, bar, workers, name='merge'),
                    pipe.thread(self._write, pipe, q_units, merger, name='write')]
+        threads += [pipe.thread(self._model_loop, pipe, q_in, q_out, merger, name=f'model{k}')
+                    for k in range(1, workers)]
         try:
             self._model_loop(pipe, q_in, q_out, merger)
             for t in threads:

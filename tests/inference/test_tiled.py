@@ -293,3 +293,46 @@ def test_float_nan_nodata_and_raster_smaller_than_tile(tmp_path):
     valid = ~np.isnan(a).all(0)
     np.testing.assert_array_equal(b[:, valid], a[:, valid])
     assert np.isnan(b[:, ~valid]).all()
+
+
+class _SlowFirstBatch(TinyConvSegModel):
+    """The first batch is slow, so with several model workers later batches finish before it."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        import threading
+        self._calls, self._lock = 0, threading.Lock()
+
+    def predict_dense(self, inputs):
+        import time
+        with self._lock:
+            self._calls += 1
+            first = self._calls == 1
+        if first:
+            time.sleep(0.3)
+        return super().predict_dense(inputs)
+
+
+@pytest.mark.parametrize('output', ['probs', 'labels'])
+def test_model_workers_do_not_change_the_result(tmp_path, scene, output):
+    """Batches run concurrently (workers with one intra-op thread each) merge in batch order: the file is
+    bitwise the one a single worker writes, though the first batch finishes last."""
+    path, _ = scene
+    torch.manual_seed(0)
+    state = TinyConvSegModel(in_channels=3, num_classes=3, width=8).state_dict()
+    digests = {}
+    for workers in (1, 3):
+        m = _SlowFirstBatch(in_channels=3, num_classes=3, width=8)
+        m.load_state_dict(state)
+        out = str(tmp_path / f'w{workers}.tif')
+        res = infer_geotiff(m.eval(), [path], out, output=output, num_threads=workers, model_workers=workers, **KW)
+        assert sum(k.startswith('cpu_model') for k in res['stats']) == workers - 1  # the extra workers ran
+        with rasterio.open(out) as o:
+            digests[workers] = o.read()
+    np.testing.assert_array_equal(digests[1], digests[3])
+    assert torch.get_num_threads() >= 1
+
+
+def test_model_workers_setting(tmp_path, scene):
+    with pytest.raises(InferenceError, match='model_workers'):
+        infer_geotiff(IdentityDenseModel().eval(), [scene[0]], str(tmp_path / 'o.tif'), model_workers=0, **KW)
