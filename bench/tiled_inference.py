@@ -115,7 +115,7 @@ def _forward_batches(a, model, fn, limit=None):
             x = np.stack([src.read(window=w, boundless=True, fill_value=0) for w in ws])
             with torch.no_grad():
                 fn(pre(dict(inputs=torch.from_numpy(x)), False)['inputs'])
-    return len(wins), grid.tile
+    return len(wins)
 
 
 def worker_forward(a):
@@ -131,7 +131,7 @@ def worker_forward(a):
             model(x, mode='tensor').softmax(1).numpy()
         acc['total'] += time.perf_counter() - t
         acc['cpu'] += time.process_time() - c
-    n, _ = _forward_batches(a, model, fn)
+    n = _forward_batches(a, model, fn)
     return dict(seconds=acc['total'], tiles=n, cpu_s=acc['cpu'])
 
 
@@ -144,7 +144,7 @@ def worker_forward2(a):
     import torch
     model = build_model()
     xs = []
-    n, _ = _forward_batches(a, model, xs.append, limit=32)
+    n = _forward_batches(a, model, xs.append, limit=32)
     xs = [xs[i % len(xs)] for i in range(-(-n // a.batch_size))]
     k = max(1, a.threads[0])
     torch.set_num_threads(1)

@@ -368,19 +368,15 @@ class TiledInferencer:
             grid = TileGrid(stack.info.shape, self.tile, self.overlap, block=stack.info.block_shape)
             merger = self._merger(stack, grid, out, rank)  # validates the output settings
             threads = int(self.num_threads or torch.get_num_threads())
-            self._workers = self._num_workers(threads)
-            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)), \
-                    _torch_threads(max(1, threads // self._workers)):
-                return self._run(stack, grid, merger, resume, rank, world)
+            workers = self._num_workers(threads)
+            with rasterio.Env(GDAL_CACHEMAX=self._cache_mb(stack)), _torch_threads(max(1, threads // workers)):
+                return self._run(stack, grid, merger, resume, rank, world, workers)
 
     def _num_workers(self, threads: int) -> int:
         """Model threads for the run: ``model_workers``, else 2 on CPU with >= 2 threads, else 1."""
         if self.model_workers is not None:
             return self.model_workers
-        try:
-            on_cpu = all(p.device.type == 'cpu' for p in self.model.parameters())
-        except Exception:  # noqa: BLE001 - a model without parameters
-            on_cpu = True
+        on_cpu = all(p.device.type == 'cpu' for p in self.model.parameters())  # True without parameters
         return 2 if on_cpu and threads >= 2 else 1
 
     def _plan(self, grid: TileGrid, merger: Merger, reuse: bool, rank: int, world: int, stats: dict):
@@ -395,7 +391,7 @@ class TiledInferencer:
                      tiles_run=tiles_run)
         return batches, tiles_run
 
-    def _run(self, stack, grid, merger: Merger, resume: bool, rank: int, world: int) -> Dict:
+    def _run(self, stack, grid, merger: Merger, resume: bool, rank: int, world: int, workers: int = 1) -> Dict:
         partial = merger.s.partial
         reuse = self._prepare_partial(partial, self._manifest(stack, grid, merger), resume, rank)
         stats = dict(tiles_total=len(grid), grid=repr(grid), kind=merger.kind)
@@ -409,7 +405,7 @@ class TiledInferencer:
         pipe = _Pipe()
         try:
             t0 = time.perf_counter()
-            self._pipeline(pipe, stack, grid, merger, batches, tiles_run, rank)
+            self._pipeline(pipe, stack, grid, merger, batches, tiles_run, rank, workers)
             stats['pipeline_s'] = time.perf_counter() - t0
             stats.update({f'cpu_{k}_s': v for k, v in pipe.cpu.items()}, model_wait_s=pipe.model_wait)
             _barrier()
@@ -520,10 +516,9 @@ class TiledInferencer:
             with pipe.lock:
                 pipe.model_wait += wait
 
-    def _pipeline(self, pipe, stack, grid, merger, batches, tiles_run, rank):
+    def _pipeline(self, pipe, stack, grid, merger, batches, tiles_run, rank, workers: int = 1):
         from tqdm import tqdm
         self._crs_wkt = stack.info.crs.to_wkt()
-        workers = getattr(self, '_workers', 1)
         q_in = queue.Queue(self.prefetch + workers - 1)
         q_out: queue.Queue = queue.Queue(2 + workers - 1)
         q_units: queue.Queue = queue.Queue(2)
